@@ -1,0 +1,169 @@
+"""Simulate a whole health system and write its extracts: the public entry point."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coacheval.measures.instruments import Instrument, load_instruments
+from coacheval.simulate.config import SimulationConfig
+from coacheval.simulate.costs import program_costs
+from coacheval.simulate.extracts import build_extracts, in_window
+from coacheval.simulate.hazards import HazardModel, calibrate
+from coacheval.simulate.organisation import Organisation, build_organisation
+from coacheval.simulate.program import Program, run_program
+from coacheval.simulate.streams import Streams
+from coacheval.simulate.surveys import Surveys, simulate_surveys
+from coacheval.simulate.truth import build_truth
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SimulatedSystem:
+    """A simulated health system: its extracts and the truth behind them.
+
+    Attributes
+    ----------
+    config
+        The parameters used.
+    extracts
+        Clean extracts by name (``hr_roster``, ``program_cohorts``, ``peer_groups``,
+        ``enrolment``, ``sessions``, ``attendance``, ``survey_waves``, ``survey_responses``,
+        ``program_costs``), as a health system would export them.
+    truth
+        Every true parameter and realised effect (what ``truth.json`` holds).
+    instruments
+        The instrument definitions the survey used.
+    """
+
+    config: SimulationConfig
+    extracts: dict[str, pd.DataFrame]
+    truth: dict[str, Any]
+    instruments: dict[str, Instrument]
+    organisation: Organisation = field(repr=False)
+    hazards: HazardModel = field(repr=False)
+    program: Program = field(repr=False)
+    surveys: Surveys = field(repr=False)
+    employee_ids: dict[int, str] = field(repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """Headline counts: people, cohorts, groups, waves, terminations by reason.
+
+        Examples
+        --------
+        >>> system = simulate_health_system(SimulationConfig(n_leaders=150, seed=3))
+        >>> sorted(system.summary())[:3]
+        ['cohorts', 'enrolled', 'facilities']
+        """
+        t = self.truth
+        return {
+            "leaders": t["workforce"]["leaders_in_extract"],
+            "leader_positions": t["organisation"]["leader_positions"],
+            "facilities": t["organisation"]["facilities"],
+            "units": t["organisation"]["units"],
+            "cohorts": len(t["program"]["cohorts"]),
+            "enrolled": t["program"]["enrolled"],
+            "peer_groups": sum(c["groups"] for c in t["program"]["cohorts"]),
+            "survey_waves": len(t["surveys"]["waves"]),
+            "survey_responses": len(self.extracts["survey_responses"]),
+            "terminations": t["workforce"]["terminations_in_window_by_cause"],
+        }
+
+    def write(self, out: str | Path, *, messy: bool = False) -> list[Path]:
+        """Write the extracts and ``truth.json`` into a folder.
+
+        Parameters
+        ----------
+        out
+            Folder to write into (created if needed).
+        messy
+            Write the extracts the way real ones arrive (Qualtrics survey exports, an Excel HR
+            file with US dates, odd encodings, duplicates and errors) and list every injected
+            problem in ``truth.json``.
+
+        Returns
+        -------
+        list of Path
+            The files written, ``truth.json`` last.
+        """
+        from coacheval.simulate.writing import write_system
+
+        return write_system(self, Path(out), messy=messy)
+
+
+def simulate_health_system(config: SimulationConfig | None = None, *, progress: Progress | None = None,
+                           **overrides: Any) -> SimulatedSystem:
+    """Simulate a health system's leaders, coaching program, surveys and turnover.
+
+    Parameters
+    ----------
+    config
+        Parameters; the documented defaults when omitted.
+    progress
+        Called with a short label as each stage starts (the CLI draws a progress bar).
+    **overrides
+        Parameters to change, e.g. ``seed=7`` or ``n_leaders=300``.
+
+    Returns
+    -------
+    SimulatedSystem
+
+    Raises
+    ------
+    ConfigError
+        An invalid parameter.
+
+    Examples
+    --------
+    >>> system = simulate_health_system(seed=1, n_leaders=200)
+    >>> system.extracts["hr_roster"].shape[0] > 200
+    True
+    >>> system.truth["retention"]["true_effect"]["hazard_ratio"]
+    0.85
+    """
+    cfg = (config or SimulationConfig()).with_overrides(overrides) if overrides else (config or SimulationConfig())
+    step = progress or (lambda _label: None)
+    streams = Streams(cfg.seed)
+    instruments = load_instruments()
+    step("organisation")
+    org = build_organisation(cfg, streams)
+    step("turnover hazards")
+    model = calibrate(cfg, np.bincount(org.seats.role_rank.to_numpy(), minlength=4))
+    step("workforce and program")
+    program = run_program(cfg, org, streams, model)
+    step("surveys")
+    surveys = simulate_surveys(cfg, org, program, instruments, streams)
+    step("extracts")
+    costs = program_costs(cfg, org, program)
+    extracts, ids = build_extracts(cfg, org, program, surveys, costs, streams)
+    truth = build_truth(cfg, org, model, program, surveys, in_window(cfg, program.people), instruments)
+    return SimulatedSystem(cfg, extracts, truth, instruments, org, model, program, surveys, ids)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def dump_json(data: Any, path: Path) -> None:
+    """Write JSON deterministically (sorted keys, fixed separators, trailing newline)."""
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n",
+                    encoding="utf-8")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, (np.ndarray, tuple)):
+        return list(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
