@@ -25,13 +25,23 @@ from coacheval.simulate.workforce import employed_on, simulate_chains
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 
-def add_months(day: int, months: int) -> int:
-    """Day number of the same day-of-month ``months`` later (clamped to month end)."""
-    d = np.datetime64(int(day), "D")
-    month = d.astype("datetime64[M]") + months
-    offset = min(int((d - d.astype("datetime64[M]")).astype(int)),
-                 int(((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")).astype(int)) - 1)
-    return int((month.astype("datetime64[D]") + offset).astype(int))
+def add_months(day: int | np.ndarray, months: int | np.ndarray) -> np.ndarray | int:
+    """Day number of the same day of the month ``months`` later, clamped to the month's end.
+
+    Works elementwise on arrays; returns an ``int`` for scalar input.
+
+    Examples
+    --------
+    >>> int(add_months(19023, 1))  # 2022-01-31 + 1 month = 2022-02-28
+    19051
+    """
+    d = np.asarray(day, dtype=np.int64).astype("datetime64[D]")
+    start_of_month = d.astype("datetime64[M]")
+    day_of_month = (d - start_of_month.astype("datetime64[D]")).astype(np.int64)
+    target = start_of_month + np.asarray(months, dtype=np.int64)
+    month_length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+    out = (target.astype("datetime64[D]") + np.minimum(day_of_month, month_length - 1)).astype(np.int64)
+    return int(out) if out.ndim == 0 else out
 
 
 @dataclass(frozen=True)
@@ -210,10 +220,9 @@ def _run_sessions(cfg: SimulationConfig, streams: Streams, cohorts: pd.DataFrame
     maint_months = np.where(maintains, np.ceil(cfg.maintenance_months_mean * streams.exponential("maintain_len", g)), 0)
     groups["fidelity"] = fidelity
     groups["maintenance_months"] = maint_months.astype(int)
-    groups["maintenance_end_day"] = [
-        add_months(int(e) + 1, int(m)) - 1 if m > 0 else int(e)
-        for e, m in zip(groups.end_day, maint_months, strict=True)
-    ]
+    groups["maintenance_end_day"] = np.where(
+        maint_months > 0, add_months(groups.end_day.to_numpy() + 1, maint_months.astype(np.int64)) - 1,
+        groups.end_day.to_numpy())
 
     # Sessions: monthly, planned sessions in the program year, then maintenance meetings.
     rows = []
@@ -222,7 +231,7 @@ def _run_sessions(cfg: SimulationConfig, streams: Streams, cohorts: pd.DataFrame
         active = (k < cfg.planned_sessions) | (k - cfg.planned_sessions < maint_months)
         if not active.any():
             continue
-        day = np.array([add_months(int(s), k) for s in groups.start_day]) + meeting_offset
+        day = add_months(groups.start_day.to_numpy(), k) + meeting_offset
         held_p = np.where(in_program, fidelity, 0.85)
         held = active & (streams.uniform("held", g, k) < held_p) & (day <= cfg.extract_day)
         duration = np.where(in_program, 60 + 15 * np.floor(streams.uniform("duration", g, k) * 3), 45)

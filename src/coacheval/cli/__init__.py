@@ -1,0 +1,56 @@
+"""The ``coacheval`` command line.
+
+Examples
+--------
+>>> from coacheval.cli import main
+>>> main(["--version"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from coacheval.cli.app import app, console_err
+from coacheval.errors import CoachevalError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI and exit with a code scripts can trust.
+
+    0 on success; 2 on bad usage or bad input (a message, never a traceback); 1 on an internal
+    error (a short message; set ``COACHEVAL_DEBUG=1`` to see the traceback).
+
+    Parameters
+    ----------
+    argv
+        Arguments (without the program name); ``sys.argv[1:]`` when omitted.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app.main(args=args, prog_name="coacheval", standalone_mode=False)
+    except click.exceptions.Abort:
+        console_err.print("[red]Aborted.[/red]")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+    except CoachevalError as exc:
+        console_err.print(f"[bold red]Error:[/bold red] {exc}", highlight=False)
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:
+        if os.environ.get("COACHEVAL_DEBUG"):
+            raise
+        console_err.print(
+            f"[bold red]Internal error:[/bold red] {type(exc).__name__}: {exc}\n"
+            "This is a bug in coacheval, not a problem with your data. Re-run with "
+            "COACHEVAL_DEBUG=1 to see the traceback and report it.",
+            highlight=False,
+        )
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(result if isinstance(result, int) else EXIT_OK)
