@@ -24,8 +24,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 __all__ = [
-    "SimulationConfig",
     "SimulatedSystem",
+    "SimulationConfig",
     "__version__",
     "load_instruments",
     "simulate_health_system",

@@ -17,7 +17,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.group(context_settings=CONTEXT, invoke_without_command=False)
-@click.version_option(__version__, "--version", prog_name="coacheval", message="%(prog)s %(version)s")
+@click.version_option(
+    __version__, "--version", prog_name="coacheval", message="%(prog)s %(version)s"
+)
 def app() -> None:
     """Evaluate peer-to-peer coaching programs for healthcare leaders.
 
@@ -32,19 +34,29 @@ def app() -> None:
 
 
 def seed_option(func: Any) -> Any:
-    """The --seed option shared by commands that simulate."""
-    return click.option("--seed", type=int, default=20260101, show_default=True,
-                        help="Random seed: the same seed gives byte-identical files.")(func)
+    """Add the --seed option shared by commands that simulate."""
+    return click.option(
+        "--seed",
+        type=int,
+        default=20260101,
+        show_default=True,
+        help="Random seed: the same seed gives byte-identical files.",
+    )(func)
 
 
 def leaders_option(func: Any) -> Any:
-    """The --leaders option shared by commands that simulate."""
-    return click.option("--leaders", type=click.IntRange(min=20), default=None,
-                        help="Number of leader positions  [default: 1000].")(func)
+    """Add the --leaders option shared by commands that simulate."""
+    return click.option(
+        "--leaders",
+        type=click.IntRange(min=20),
+        default=None,
+        help="Number of leader positions  [default: 1000].",
+    )(func)
 
 
-def _simulate(seed: int, leaders: int | None, overrides: dict[str, Any], config: Path | None,
-              label: str) -> Any:
+def _simulate(
+    seed: int, leaders: int | None, overrides: dict[str, Any], config: Path | None, label: str
+) -> Any:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from coacheval.simulate import SimulationConfig, simulate_health_system
@@ -53,8 +65,14 @@ def _simulate(seed: int, leaders: int | None, overrides: dict[str, Any], config:
     changes = {"seed": seed, **({"n_leaders": leaders} if leaders else {}), **overrides}
     cfg = cfg.with_overrides(changes)
     stages = ["organisation", "turnover hazards", "workforce and program", "surveys", "extracts"]
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console_err, transient=True) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console_err,
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=len(stages))
 
         def step(name: str) -> None:
@@ -87,23 +105,54 @@ def _print_summary(system: Any, out: Path, written: list[Path]) -> None:
 
 
 @app.command(context_settings=CONTEXT)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write the extracts and truth.json into.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the extracts and truth.json into.",
+)
 @seed_option
 @leaders_option
-@click.option("--facilities", type=click.IntRange(min=1), default=None,
-              help="Number of facilities  [default: about one per 250 leaders].")
-@click.option("--cohorts", type=click.IntRange(min=1), default=None,
-              help="Number of staggered coaching cohorts  [default: 3].")
-@click.option("--voluntary-hr", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="True hazard ratio of voluntary exit once enrolled (1 = no effect)  [default: 0.85].")
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="YAML file of simulation parameters to change (see coacheval.simulate.SimulationConfig).")
-@click.option("--messy", is_flag=True,
-              help="Write the extracts as real ones arrive: Qualtrics CSVs, an Excel HR file with US "
-                   "dates, odd encodings, duplicates and errors, each listed in truth.json.")
-def simulate(out: Path, seed: int, leaders: int | None, facilities: int | None, cohorts: int | None,
-             voluntary_hr: float | None, config: Path | None, messy: bool) -> None:
+@click.option(
+    "--facilities",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of facilities  [default: about one per 250 leaders].",
+)
+@click.option(
+    "--cohorts",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of staggered coaching cohorts  [default: 3].",
+)
+@click.option(
+    "--voluntary-hr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="True hazard ratio of voluntary exit once enrolled (1 = no effect)  [default: 0.85].",
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML file of simulation parameters to change (see coacheval.simulate.SimulationConfig).",
+)
+@click.option(
+    "--messy",
+    is_flag=True,
+    help="Write the extracts as real ones arrive: Qualtrics CSVs, an Excel HR file with US "
+    "dates, odd encodings, duplicates and errors, each listed in truth.json.",
+)
+def simulate(
+    out: Path,
+    seed: int,
+    leaders: int | None,
+    facilities: int | None,
+    cohorts: int | None,
+    voluntary_hr: float | None,
+    config: Path | None,
+    messy: bool,
+) -> None:
     """Simulate a health system's extracts, with the truth behind them in truth.json.
 
     The system has facilities, units and about a thousand nurse leaders, a peer-coaching program
@@ -126,8 +175,13 @@ def simulate(out: Path, seed: int, leaders: int | None, facilities: int | None, 
 
 
 @app.command(context_settings=CONTEXT)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("coacheval-demo"),
-              show_default=True, help="Folder for everything the demo makes.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("coacheval-demo"),
+    show_default=True,
+    help="Folder for everything the demo makes.",
+)
 @seed_option
 @leaders_option
 def demo(out: Path, seed: int, leaders: int | None) -> None:

@@ -107,11 +107,15 @@ def _require(data: Mapping[str, Any], key: str, source: str) -> Any:
 
 def _parse_labels(raw: Any, source: str, where: str) -> dict[int, str]:
     if not isinstance(raw, Mapping) or not raw:
-        raise InstrumentError(f"{where}: labels must be a non-empty mapping code -> text", source=source)
+        raise InstrumentError(
+            f"{where}: labels must be a non-empty mapping code -> text", source=source
+        )
     try:
         return {int(code): str(text) for code, text in raw.items()}
     except (TypeError, ValueError) as exc:
-        raise InstrumentError(f"{where}: label codes must be integers ({exc})", source=source) from exc
+        raise InstrumentError(
+            f"{where}: label codes must be integers ({exc})", source=source
+        ) from exc
 
 
 def _parse(data: Any, source: str) -> Instrument:
@@ -121,7 +125,9 @@ def _parse(data: Any, source: str) -> Instrument:
     scoring = _require(data, "scoring", source)
     scale_min, scale_max = int(_require(scale, "min", source)), int(_require(scale, "max", source))
     if scale_min >= scale_max:
-        raise InstrumentError(f"response_scale min {scale_min} must be below max {scale_max}", source=source)
+        raise InstrumentError(
+            f"response_scale min {scale_min} must be below max {scale_max}", source=source
+        )
     labels = _parse_labels(scale.get("labels"), source, "response_scale")
     items = []
     for raw in _require(data, "items", source):
@@ -133,7 +139,9 @@ def _parse(data: Any, source: str) -> Instrument:
                 id=str(raw["id"]),
                 text=raw.get("text"),
                 reverse=bool(raw.get("reverse", False)),
-                labels=None if item_labels is None else _parse_labels(item_labels, source, str(raw["id"])),
+                labels=None
+                if item_labels is None
+                else _parse_labels(item_labels, source, str(raw["id"])),
                 subscale=raw.get("subscale"),
             )
         )
@@ -141,7 +149,9 @@ def _parse(data: Any, source: str) -> Instrument:
         raise InstrumentError("item ids must be unique", source=source)
     rule = _require(scoring, "rule", source)
     if rule not in _SCORING_RULES:
-        raise InstrumentError(f"scoring rule {rule!r} is not one of {_SCORING_RULES}", source=source)
+        raise InstrumentError(
+            f"scoring rule {rule!r} is not one of {_SCORING_RULES}", source=source
+        )
     min_items = int(_require(scoring, "min_items", source))
     if not 1 <= min_items <= len(items):
         raise InstrumentError(f"min_items {min_items} must lie in 1..{len(items)}", source=source)

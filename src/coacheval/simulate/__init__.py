@@ -8,7 +8,14 @@ Examples
 3
 """
 
-from coacheval.simulate.config import CONSTRUCTS, ROLE_LEVELS, SOURCES, TERMINATION_CAUSES, ScaleConfig, SimulationConfig
+from coacheval.simulate.config import (
+    CONSTRUCTS,
+    ROLE_LEVELS,
+    SOURCES,
+    TERMINATION_CAUSES,
+    ScaleConfig,
+    SimulationConfig,
+)
 from coacheval.simulate.system import SimulatedSystem, simulate_health_system
 
 __all__ = [

@@ -230,8 +230,8 @@ class SimulationConfig:
         if "scales" in flat:
             flat["scales"] = _merge_scales(self.scales, flat["scales"])
         for name, value in list(flat.items()):
-            if isinstance(value, list):
-                flat[name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            if name != "scales":
+                flat[name] = _coerce(name, value, getattr(self, name))
         try:
             return dataclasses.replace(self, **flat)
         except TypeError as exc:
@@ -276,7 +276,16 @@ class SimulationConfig:
         return out
 
 
-_GROUP_NAMES = {"organisation", "window", "retention", "turnover", "program", "effects", "survey", "costs"}
+_GROUP_NAMES = {
+    "organisation",
+    "window",
+    "retention",
+    "turnover",
+    "program",
+    "effects",
+    "survey",
+    "costs",
+}
 
 
 def _flatten(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,6 +298,52 @@ def _flatten(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Check an override against the type of the default it replaces."""
+    if name == "n_facilities":
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise ConfigError(f"{name} must be an integer or null (got {value!r})")
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name} must be true or false (got {value!r})")
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name} must be an integer (got {value!r})")
+    if isinstance(default, float):
+        if _is_number(value):
+            return float(value)
+        raise ConfigError(f"{name} must be a number (got {value!r})")
+    if isinstance(default, str):
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{name} must be text (got {value!r})")
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name} must be a list (got {value!r})")
+        nested = bool(default) and isinstance(default[0], tuple)
+        out = []
+        for element in value:
+            if nested:
+                if not isinstance(element, (list, tuple)) or not all(
+                    _is_number(v) for v in element
+                ):
+                    raise ConfigError(f"{name} must be a list of lists of numbers (got {value!r})")
+                out.append(tuple(float(v) for v in element))
+            elif _is_number(element):
+                out.append(element)
+            else:
+                raise ConfigError(f"{name} must be a list of numbers (got {value!r})")
+        return tuple(out)
+    return value
+
+
 def _merge_scales(current: Mapping[str, ScaleConfig], new: Any) -> dict[str, ScaleConfig]:
     if not isinstance(new, Mapping):
         raise ConfigError("'scales' must map construct names to scale settings")
@@ -299,10 +354,15 @@ def _merge_scales(current: Mapping[str, ScaleConfig], new: Any) -> dict[str, Sca
         if isinstance(settings, ScaleConfig):
             merged[construct] = settings
             continue
-        try:
-            merged[construct] = dataclasses.replace(merged[construct], **dict(settings))
-        except TypeError as exc:
-            raise ConfigError(f"scales.{construct}: {exc}") from exc
+        if not isinstance(settings, Mapping):
+            raise ConfigError(f"scales.{construct} must be a mapping of settings")
+        current_scale = merged[construct]
+        checked = {}
+        for key, value in settings.items():
+            if key not in {f.name for f in dataclasses.fields(ScaleConfig)}:
+                raise ConfigError(f"scales.{construct}: unknown setting {key!r}")
+            checked[key] = _coerce(f"scales.{construct}.{key}", value, getattr(current_scale, key))
+        merged[construct] = dataclasses.replace(current_scale, **checked)
     return merged
 
 
@@ -318,35 +378,57 @@ def _check(cfg: SimulationConfig) -> None:
         if not ok:
             raise ConfigError(message)
 
-    need(isinstance(cfg.n_leaders, int) and cfg.n_leaders >= 20, "n_leaders must be an integer >= 20")
+    need(
+        isinstance(cfg.n_leaders, int) and cfg.n_leaders >= 20, "n_leaders must be an integer >= 20"
+    )
     need(cfg.n_facilities is None or cfg.n_facilities >= 1, "n_facilities must be >= 1")
     need(cfg.window_start_day < cfg.extract_day, "window_start must be before extract_date")
     need(cfg.n_cohorts >= 1, "n_cohorts must be >= 1")
     first = _day(cfg.first_cohort_start)
-    need(cfg.window_start_day < first <= cfg.extract_day, "first_cohort_start must lie in the window")
+    need(
+        cfg.window_start_day < first <= cfg.extract_day, "first_cohort_start must lie in the window"
+    )
     need(0 < cfg.annual_exit_rate < 1, "annual_exit_rate must lie in (0, 1)")
-    need(len(cfg.cause_shares) == 4 and abs(sum(cfg.cause_shares) - 1) < 1e-9,
-         "cause_shares must be four shares (voluntary, involuntary, retirement, other) summing to 1")
+    need(
+        len(cfg.cause_shares) == 4 and abs(sum(cfg.cause_shares) - 1) < 1e-9,
+        "cause_shares must be four shares (voluntary, involuntary, retirement, other) summing to 1",
+    )
     need(len(cfg.tenure_multipliers) == 5, "tenure_multipliers needs five values (years 1-4, 5+)")
-    need(len(cfg.retirement_age_multipliers) == len(cfg.retirement_age_bands) + 1,
-         "retirement_age_multipliers needs one more value than retirement_age_bands")
-    need(len(cfg.role_level_age_mean) == len(ROLE_LEVELS), "role_level_age_mean needs one value per role")
-    need(len(cfg.selection_role) == len(ROLE_LEVELS), "selection_role needs one value per role level")
-    need(cfg.voluntary_hr > 0 and cfg.engagement_hr_per_sd > 0 and cfg.burnout_hr_per_sd > 0,
-         "hazard ratios must be positive")
+    need(
+        len(cfg.retirement_age_multipliers) == len(cfg.retirement_age_bands) + 1,
+        "retirement_age_multipliers needs one more value than retirement_age_bands",
+    )
+    need(
+        len(cfg.role_level_age_mean) == len(ROLE_LEVELS),
+        "role_level_age_mean needs one value per role",
+    )
+    need(
+        len(cfg.selection_role) == len(ROLE_LEVELS), "selection_role needs one value per role level"
+    )
+    need(
+        cfg.voluntary_hr > 0 and cfg.engagement_hr_per_sd > 0 and cfg.burnout_hr_per_sd > 0,
+        "hazard ratios must be positive",
+    )
     need(0 < cfg.cohort_share < 0.5, "cohort_share must lie in (0, 0.5)")
     need(0 <= cfg.withdrawal_probability < 1, "withdrawal_probability must lie in [0, 1)")
-    need(0 < cfg.attendance_mean < 1 and 0 < cfg.session_fidelity_mean <= 1,
-         "attendance_mean and session_fidelity_mean must lie in (0, 1)")
+    need(
+        0 < cfg.attendance_mean < 1 and 0 < cfg.session_fidelity_mean <= 1,
+        "attendance_mean and session_fidelity_mean must lie in (0, 1)",
+    )
     need(0 < cfg.response_rate < 1, "response_rate must lie in (0, 1)")
     need(cfg.variance_occasion > 0, "facility + unit + person variance shares must sum to < 1")
     need(set(cfg.scales) == set(CONSTRUCTS), f"scales must cover exactly {', '.join(CONSTRUCTS)}")
     for name, s in cfg.scales.items():
         need(0 < s.reliability < 1 and s.sd > 0, f"scales.{name}: reliability in (0,1) and sd > 0")
     corr = np.asarray(cfg.construct_correlation, dtype=float)
-    need(corr.shape == (len(CONSTRUCTS), len(CONSTRUCTS)) and np.allclose(corr, corr.T),
-         "construct_correlation must be a symmetric 6x6 matrix")
-    need(bool(np.all(np.linalg.eigvalsh(corr) > 0)), "construct_correlation must be positive definite")
+    need(
+        corr.shape == (len(CONSTRUCTS), len(CONSTRUCTS)) and np.allclose(corr, corr.T),
+        "construct_correlation must be a symmetric 6x6 matrix",
+    )
+    need(
+        bool(np.all(np.linalg.eigvalsh(corr) > 0)),
+        "construct_correlation must be positive definite",
+    )
 
 
 SOURCES: dict[str, str] = {

@@ -33,31 +33,77 @@ def program_costs(cfg: SimulationConfig, org: Organisation, program: Program) ->
     rows = []
     cohorts = program.cohorts
     first_recruit = int(cohorts.recruitment_day.min())
-    rows.append((first_recruit, -1, "training", "Facilitator training (train-the-trainer)",
-                 FACILITATOR_TRAINING_USD))
+    rows.append(
+        (
+            first_recruit,
+            -1,
+            "training",
+            "Facilitator training (train-the-trainer)",
+            FACILITATOR_TRAINING_USD,
+        )
+    )
     last_end = int(cohorts.end_day.max())
     month = 0
     while (day := add_months(first_recruit, month)) <= min(last_end, cfg.extract_day):
-        rows.append((day, -1, "staff", "Program coordinator (0.5 FTE), monthly",
-                     round(COORDINATOR_PER_YEAR_USD / 12, 2)))
+        rows.append(
+            (
+                day,
+                -1,
+                "staff",
+                "Program coordinator (0.5 FTE), monthly",
+                round(COORDINATOR_PER_YEAR_USD / 12, 2),
+            )
+        )
         month += 1
     enrolment = program.enrolment
     seat_rank = org.seats.role_rank.to_numpy()
     people = program.people.set_index("pid")
-    att = program.attendance.merge(program.sessions[["session", "group", "duration_minutes", "phase"]],
-                                   on="session")
+    att = program.attendance.merge(
+        program.sessions[["session", "group", "duration_minutes", "phase"]], on="session"
+    )
     att = att[att.attended.to_numpy() & (att.phase == "program")]
     wage = np.asarray(HOURLY_WAGE_BY_ROLE)[seat_rank[people.seat.loc[att.pid].to_numpy()]]
     att = att.assign(cost=att.duration_minutes.to_numpy() / 60 * wage)
     att = att.merge(enrolment[["pid", "cohort"]], on="pid")
     for c in cohorts.itertuples():
         n = int((enrolment.cohort == c.cohort).sum())
-        rows.append((c.start_day - 30, c.cohort, "faculty", "External coaching faculty", FACULTY_PER_COHORT_USD))
-        rows.append((c.start_day, c.cohort, "events", "Kick-off retreat (venue and catering)",
-                     round(KICKOFF_FIXED_USD + KICKOFF_PER_PARTICIPANT_USD * n, 2)))
-        rows.append((c.start_day, c.cohort, "materials", "Workbooks and 360 assessments",
-                     round(MATERIALS_PER_PARTICIPANT_USD * n, 2)))
-        rows.append((c.end_day, c.cohort, "participant_time", "Leader time in peer sessions (wages)",
-                     round(float(att.loc[att.cohort == c.cohort, "cost"].sum()), 2)))
-    out = pd.DataFrame(rows, columns=["cost_day", "cohort", "category", "description", "amount_usd"])
+        rows.append(
+            (
+                c.start_day - 30,
+                c.cohort,
+                "faculty",
+                "External coaching faculty",
+                FACULTY_PER_COHORT_USD,
+            )
+        )
+        rows.append(
+            (
+                c.start_day,
+                c.cohort,
+                "events",
+                "Kick-off retreat (venue and catering)",
+                round(KICKOFF_FIXED_USD + KICKOFF_PER_PARTICIPANT_USD * n, 2),
+            )
+        )
+        rows.append(
+            (
+                c.start_day,
+                c.cohort,
+                "materials",
+                "Workbooks and 360 assessments",
+                round(MATERIALS_PER_PARTICIPANT_USD * n, 2),
+            )
+        )
+        rows.append(
+            (
+                c.end_day,
+                c.cohort,
+                "participant_time",
+                "Leader time in peer sessions (wages)",
+                round(float(att.loc[att.cohort == c.cohort, "cost"].sum()), 2),
+            )
+        )
+    out = pd.DataFrame(
+        rows, columns=["cost_day", "cohort", "category", "description", "amount_usd"]
+    )
     return out.sort_values(["cost_day", "cohort", "category"], kind="stable", ignore_index=True)

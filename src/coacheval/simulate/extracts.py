@@ -20,18 +20,41 @@ from coacheval.simulate.surveys import Surveys
 JOB_CODES = ("N310", "N420", "N510", "N610")
 JOB_TITLES = ("RN Charge Nurse", "Assistant Nurse Manager", "Nurse Manager", "Director of Nursing")
 TERMINATION_REASONS = {
-    "voluntary": (("Resigned - Career Opportunity", 0.30), ("Resigned - Relocation", 0.20),
-                  ("Resigned - Personal/Family", 0.20), ("Resigned - Workload/Burnout", 0.30)),
-    "involuntary": (("Terminated - Performance", 0.6), ("Terminated - Policy Violation", 0.2),
-                    ("Position Eliminated", 0.2)),
+    "voluntary": (
+        ("Resigned - Career Opportunity", 0.30),
+        ("Resigned - Relocation", 0.20),
+        ("Resigned - Personal/Family", 0.20),
+        ("Resigned - Workload/Burnout", 0.30),
+    ),
+    "involuntary": (
+        ("Terminated - Performance", 0.6),
+        ("Terminated - Policy Violation", 0.2),
+        ("Position Eliminated", 0.2),
+    ),
     "retirement": (("Retirement", 1.0),),
     "other": (("Death", 0.4), ("Disability", 0.6)),
 }
-TERMINATION_TYPE = {"voluntary": "Voluntary", "involuntary": "Involuntary",
-                    "retirement": "Voluntary", "other": "Other"}
-MEETING_ROOMS = ("Café Conference Room", "Señor Álvarez Board Room", "Library Room 2",
-                 "Virtual (Teams)", "Wellness Center – Room B", "Education Suite 3")
-AGE_BANDS = ((0, 30, "<30"), (30, 40, "30-39"), (40, 50, "40-49"), (50, 60, "50-59"), (60, 200, "60+"))
+TERMINATION_TYPE = {
+    "voluntary": "Voluntary",
+    "involuntary": "Involuntary",
+    "retirement": "Voluntary",
+    "other": "Other",
+}
+MEETING_ROOMS = (
+    "Café Conference Room",
+    "Señor Álvarez Board Room",
+    "Library Room 2",
+    "Virtual (Teams)",
+    "Wellness Center – Room B",
+    "Education Suite 3",
+)
+AGE_BANDS = (
+    (0, 30, "<30"),
+    (30, 40, "30-39"),
+    (40, 50, "40-49"),
+    (50, 60, "50-59"),
+    (60, 200, "60+"),
+)
 ID_SPACE = 9_000_000
 EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -46,7 +69,7 @@ def iso(days: np.ndarray | pd.Series) -> np.ndarray:
 
 
 def assign_employee_ids(streams: Streams, pids: np.ndarray) -> dict[int, str]:
-    """Unique 7-digit employee ids (some with leading zeros), keyed by pid."""
+    """Draw unique 7-digit employee ids (some with leading zeros), keyed by pid."""
     rng = streams.generator("employee_ids")
     numbers = rng.choice(ID_SPACE - 1, size=len(pids), replace=False) + 1
     return {int(p): f"{n:07d}" for p, n in zip(np.sort(pids), numbers, strict=True)}
@@ -54,12 +77,20 @@ def assign_employee_ids(streams: Streams, pids: np.ndarray) -> dict[int, str]:
 
 def in_window(cfg: SimulationConfig, people: pd.DataFrame) -> pd.DataFrame:
     """People employed at some time between the window start and the extract date."""
-    keep = (people.exit_day.to_numpy() >= cfg.window_start_day) & (people.hire_day.to_numpy() <= cfg.extract_day)
+    keep = (people.exit_day.to_numpy() >= cfg.window_start_day) & (
+        people.hire_day.to_numpy() <= cfg.extract_day
+    )
     return people[keep]
 
 
-def build_extracts(cfg: SimulationConfig, org: Organisation, program: Program, surveys: Surveys,
-                   costs: pd.DataFrame, streams: Streams) -> tuple[dict[str, pd.DataFrame], dict[int, str]]:
+def build_extracts(
+    cfg: SimulationConfig,
+    org: Organisation,
+    program: Program,
+    surveys: Surveys,
+    costs: pd.DataFrame,
+    streams: Streams,
+) -> tuple[dict[str, pd.DataFrame], dict[int, str]]:
     """Build the clean extracts.
 
     Returns
@@ -73,75 +104,104 @@ def build_extracts(cfg: SimulationConfig, org: Organisation, program: Program, s
 
     cohorts = program.cohorts
     cohort_ids = cohorts.cohort_id.to_numpy()
-    cohort_tab = pd.DataFrame({
-        "cohort_id": cohort_ids,
-        "cohort_name": [f"Peer Coaching Cohort {k + 1}" for k in range(len(cohorts))],
-        "recruitment_open_date": iso(cohorts.recruitment_day),
-        "start_date": iso(cohorts.start_day),
-        "end_date": iso(cohorts.end_day),
-        "planned_sessions": cohorts.planned_sessions.to_numpy(),
-    })
+    cohort_tab = pd.DataFrame(
+        {
+            "cohort_id": cohort_ids,
+            "cohort_name": [f"Peer Coaching Cohort {k + 1}" for k in range(len(cohorts))],
+            "recruitment_open_date": iso(cohorts.recruitment_day),
+            "start_date": iso(cohorts.start_day),
+            "end_date": iso(cohorts.end_day),
+            "planned_sessions": cohorts.planned_sessions.to_numpy(),
+        }
+    )
     groups = program.groups
-    group_ids = np.array([f"{cohort_ids[c]}-G{n + 1:03d}" for c, n in
-                          zip(groups.cohort, groups.groupby("cohort").cumcount(), strict=True)], dtype=object)
+    group_ids = np.array(
+        [
+            f"{cohort_ids[c]}-G{n + 1:03d}"
+            for c, n in zip(groups.cohort, groups.groupby("cohort").cumcount(), strict=True)
+        ],
+        dtype=object,
+    )
     room = np.asarray(MEETING_ROOMS, dtype=object)[
-        np.minimum((streams.uniform("room", groups.group.to_numpy()) * len(MEETING_ROOMS)).astype(int), len(MEETING_ROOMS) - 1)]
-    group_tab = pd.DataFrame({
-        "group_id": group_ids,
-        "cohort_id": cohort_ids[groups.cohort.to_numpy()],
-        "formed_date": iso(groups.start_day),
-        "meeting_location": room,
-    })
+        np.minimum(
+            (streams.uniform("room", groups.group.to_numpy()) * len(MEETING_ROOMS)).astype(int),
+            len(MEETING_ROOMS) - 1,
+        )
+    ]
+    group_tab = pd.DataFrame(
+        {
+            "group_id": group_ids,
+            "cohort_id": cohort_ids[groups.cohort.to_numpy()],
+            "formed_date": iso(groups.start_day),
+            "meeting_location": room,
+        }
+    )
     enr = program.enrolment.sort_values(["cohort", "group", "pid"])
-    enrolment = pd.DataFrame({
-        "employee_id": [ids[int(p)] for p in enr.pid],
-        "cohort_id": cohort_ids[enr.cohort.to_numpy()],
-        "group_id": group_ids[enr.group.to_numpy()],
-        "enrol_date": iso(enr.enrol_day),
-        "status": enr.status.to_numpy(),
-        "status_date": iso(enr.status_day),
-        "withdrawal_reason": enr.withdrawal_reason.to_numpy(),
-    })
+    enrolment = pd.DataFrame(
+        {
+            "employee_id": [ids[int(p)] for p in enr.pid],
+            "cohort_id": cohort_ids[enr.cohort.to_numpy()],
+            "group_id": group_ids[enr.group.to_numpy()],
+            "enrol_date": iso(enr.enrol_day),
+            "status": enr.status.to_numpy(),
+            "status_date": iso(enr.status_day),
+            "withdrawal_reason": enr.withdrawal_reason.to_numpy(),
+        }
+    )
     ses = program.sessions
     session_ids = np.array([f"S{s + 1:06d}" for s in ses.session], dtype=object)
-    sessions = pd.DataFrame({
-        "session_id": session_ids,
-        "group_id": group_ids[ses.group.to_numpy()],
-        "session_date": iso(ses.session_day),
-        "duration_minutes": ses.duration_minutes.to_numpy(),
-        "phase": ses.phase.to_numpy(),
-    })
+    sessions = pd.DataFrame(
+        {
+            "session_id": session_ids,
+            "group_id": group_ids[ses.group.to_numpy()],
+            "session_date": iso(ses.session_day),
+            "duration_minutes": ses.duration_minutes.to_numpy(),
+            "phase": ses.phase.to_numpy(),
+        }
+    )
     att = program.attendance.sort_values(["session", "pid"])
-    attendance = pd.DataFrame({
-        "session_id": session_ids[att.session.to_numpy()],
-        "employee_id": [ids[int(p)] for p in att.pid],
-        "attended": np.where(att.attended.to_numpy(), "Y", "N"),
-    })
+    attendance = pd.DataFrame(
+        {
+            "session_id": session_ids[att.session.to_numpy()],
+            "employee_id": [ids[int(p)] for p in att.pid],
+            "attended": np.where(att.attended.to_numpy(), "Y", "N"),
+        }
+    )
     waves = surveys.waves
-    wave_tab = pd.DataFrame({
-        "wave_id": waves.wave_id.to_numpy(),
-        "wave_label": [_season(d) for d in waves.open_day],
-        "open_date": iso(waves.open_day),
-        "close_date": iso(waves.close_day),
-    })
+    wave_tab = pd.DataFrame(
+        {
+            "wave_id": waves.wave_id.to_numpy(),
+            "wave_label": [_season(d) for d in waves.open_day],
+            "open_date": iso(waves.open_day),
+            "close_date": iso(waves.close_day),
+        }
+    )
     resp = surveys.responses
     items = resp.columns[3:]
-    survey = pd.DataFrame({
-        "employee_id": [ids[int(p)] for p in resp.pid],
-        "wave_id": waves.wave_id.to_numpy()[resp.wave.to_numpy()],
-        "response_date": iso(resp.response_day),
-    })
+    survey = pd.DataFrame(
+        {
+            "employee_id": [ids[int(p)] for p in resp.pid],
+            "wave_id": waves.wave_id.to_numpy()[resp.wave.to_numpy()],
+            "response_date": iso(resp.response_day),
+        }
+    )
     for col in items:
         survey[col] = resp[col].astype("Int64")
-    survey = survey.sort_values(["wave_id", "response_date", "employee_id"], kind="stable", ignore_index=True)
-    cost_tab = pd.DataFrame({
-        "cost_id": [f"K{i + 1:04d}" for i in range(len(costs))],
-        "cohort_id": np.where(costs.cohort.to_numpy() >= 0, cohort_ids[np.maximum(costs.cohort.to_numpy(), 0)], ""),
-        "category": costs.category.to_numpy(),
-        "description": costs.description.to_numpy(),
-        "cost_date": iso(costs.cost_day),
-        "amount_usd": costs.amount_usd.to_numpy(),
-    })
+    survey = survey.sort_values(
+        ["wave_id", "response_date", "employee_id"], kind="stable", ignore_index=True
+    )
+    cost_tab = pd.DataFrame(
+        {
+            "cost_id": [f"K{i + 1:04d}" for i in range(len(costs))],
+            "cohort_id": np.where(
+                costs.cohort.to_numpy() >= 0, cohort_ids[np.maximum(costs.cohort.to_numpy(), 0)], ""
+            ),
+            "category": costs.category.to_numpy(),
+            "description": costs.description.to_numpy(),
+            "cost_date": iso(costs.cost_day),
+            "amount_usd": costs.amount_usd.to_numpy(),
+        }
+    )
     extracts = {
         "hr_roster": hr,
         "program_cohorts": cohort_tab,
@@ -162,8 +222,14 @@ def _season(day: int) -> str:
     return f"{'Spring' if month <= 6 else 'Fall'} {str(d)[:4]}"
 
 
-def _hr_roster(cfg: SimulationConfig, org: Organisation, people: pd.DataFrame, everyone: pd.DataFrame,
-               ids: dict[int, str], streams: Streams) -> pd.DataFrame:
+def _hr_roster(
+    cfg: SimulationConfig,
+    org: Organisation,
+    people: pd.DataFrame,
+    everyone: pd.DataFrame,
+    ids: dict[int, str],
+    streams: Streams,
+) -> pd.DataFrame:
     seats = org.seats
     seat = people.seat.to_numpy()
     rank = seats.role_rank.to_numpy()[seat]
@@ -190,38 +256,48 @@ def _hr_roster(cfg: SimulationConfig, org: Organisation, people: pd.DataFrame, e
     units = org.units.set_index(np.arange(len(org.units)))
     depts = org.departments
     facs = org.facilities
-    hr = pd.DataFrame({
-        "employee_id": [ids[int(p)] for p in pid],
-        "employee_name": [f"{last}, {first}" for first, last in
-                          zip(details["first_name"], details["last_name"], strict=True)],
-        "work_email": details["email"],
-        "work_phone": details["phone"],
-        "hire_date": iso(people.hire_day),
-        "termination_date": iso(np.where(observed_exit, people.exit_day.to_numpy(), np.nan)),
-        "termination_reason": reason,
-        "termination_type": ttype,
-        "employment_status": np.where(observed_exit, "Terminated", "Active"),
-        "job_code": np.asarray(JOB_CODES, dtype=object)[rank],
-        "job_title": np.asarray(JOB_TITLES, dtype=object)[rank],
-        "role_level": np.asarray(ROLE_LEVELS, dtype=object)[rank],
-        "facility_id": facs.facility_id.to_numpy()[seats.facility.to_numpy()[seat]],
-        "facility_name": facs.facility_name.to_numpy()[seats.facility.to_numpy()[seat]],
-        "department_id": depts.department_id.to_numpy()[seats.department.to_numpy()[seat]],
-        "department_name": depts.department_name.to_numpy()[seats.department.to_numpy()[seat]],
-        "unit_id": units.unit_id.to_numpy()[seats.unit.to_numpy()[seat]],
-        "unit_name": units.unit_name.to_numpy()[seats.unit.to_numpy()[seat]],
-        "fte": fte,
-        "manager_id": manager,
-        "age_band": age_band,
-        "gender": details["gender"],
-        "race_ethnicity": details["race_ethnicity"],
-        "highest_degree": details["highest_degree"],
-    })
+    hr = pd.DataFrame(
+        {
+            "employee_id": [ids[int(p)] for p in pid],
+            "employee_name": [
+                f"{last}, {first}"
+                for first, last in zip(details["first_name"], details["last_name"], strict=True)
+            ],
+            "work_email": details["email"],
+            "work_phone": details["phone"],
+            "hire_date": iso(people.hire_day),
+            "termination_date": iso(np.where(observed_exit, people.exit_day.to_numpy(), np.nan)),
+            "termination_reason": reason,
+            "termination_type": ttype,
+            "employment_status": np.where(observed_exit, "Terminated", "Active"),
+            "job_code": np.asarray(JOB_CODES, dtype=object)[rank],
+            "job_title": np.asarray(JOB_TITLES, dtype=object)[rank],
+            "role_level": np.asarray(ROLE_LEVELS, dtype=object)[rank],
+            "facility_id": facs.facility_id.to_numpy()[seats.facility.to_numpy()[seat]],
+            "facility_name": facs.facility_name.to_numpy()[seats.facility.to_numpy()[seat]],
+            "department_id": depts.department_id.to_numpy()[seats.department.to_numpy()[seat]],
+            "department_name": depts.department_name.to_numpy()[seats.department.to_numpy()[seat]],
+            "unit_id": units.unit_id.to_numpy()[seats.unit.to_numpy()[seat]],
+            "unit_name": units.unit_name.to_numpy()[seats.unit.to_numpy()[seat]],
+            "fte": fte,
+            "manager_id": manager,
+            "age_band": age_band,
+            "gender": details["gender"],
+            "race_ethnicity": details["race_ethnicity"],
+            "highest_degree": details["highest_degree"],
+        }
+    )
     return hr.sort_values("employee_id", ignore_index=True)
 
 
-def _manager_ids(cfg: SimulationConfig, org: Organisation, people: pd.DataFrame, everyone: pd.DataFrame,
-                 ids: dict[int, str], on_day: np.ndarray) -> np.ndarray:
+def _manager_ids(
+    cfg: SimulationConfig,
+    org: Organisation,
+    people: pd.DataFrame,
+    everyone: pd.DataFrame,
+    ids: dict[int, str],
+    on_day: np.ndarray,
+) -> np.ndarray:
     """Employee id of the person in the manager's seat on each person's last day (or extract).
 
     Directors report to their facility's chief nursing officer, who is outside the leader
@@ -239,9 +315,16 @@ def _manager_ids(cfg: SimulationConfig, org: Organisation, people: pd.DataFrame,
     key = seat_arr.astype(np.int64) * 10**7 + (hire_arr - hire_arr.min())
     probe = mgr_seat[has].astype(np.int64) * 10**7 + (on_day[has] - hire_arr.min())
     pos = np.searchsorted(key, probe, side="right") - 1
-    ok = (pos >= 0) & (seat_arr[np.maximum(pos, 0)] == mgr_seat[has]) & (exit_arr[np.maximum(pos, 0)] > on_day[has])
+    ok = (
+        (pos >= 0)
+        & (seat_arr[np.maximum(pos, 0)] == mgr_seat[has])
+        & (exit_arr[np.maximum(pos, 0)] > on_day[has])
+    )
     found = pid_arr[np.maximum(pos, 0)]
-    vals = np.array([ids.get(int(p), "") if good else "" for p, good in zip(found, ok, strict=True)], dtype=object)
+    vals = np.array(
+        [ids.get(int(p), "") if good else "" for p, good in zip(found, ok, strict=True)],
+        dtype=object,
+    )
     out[has] = vals
     fac = seats.facility.to_numpy()[people.seat.to_numpy()]
     cno = np.array([f"{9_100_000 + int(f):07d}" for f in fac], dtype=object)

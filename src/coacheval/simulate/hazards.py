@@ -42,15 +42,18 @@ class HazardModel:
     def to_dict(self) -> dict[str, object]:
         """JSON-ready description for ``truth.json``."""
         return {
-            "base_hazard_per_year": dict(zip(("voluntary", "involuntary", "retirement", "other"),
-                                             self.base, strict=True)),
+            "base_hazard_per_year": dict(
+                zip(("voluntary", "involuntary", "retirement", "other"), self.base, strict=True)
+            ),
             "voluntary_tenure_multipliers_by_year": list(self.tenure_multipliers),
             "retirement_age_bands": list(self.age_bands),
             "retirement_age_multipliers": list(self.age_multipliers),
             "mandatory_exit_age": self.mandatory_age,
             "voluntary_hr_enrolled": self.voluntary_hr,
-            "frailty_log_hr_per_sd": {"work_engagement": self.frailty_coefficients[0],
-                                      "burnout": self.frailty_coefficients[1]},
+            "frailty_log_hr_per_sd": {
+                "work_engagement": self.frailty_coefficients[0],
+                "burnout": self.frailty_coefficients[1],
+            },
             "frailty_variance": self.frailty_variance,
         }
 
@@ -64,8 +67,13 @@ def frailty_parameters(cfg: SimulationConfig) -> tuple[tuple[float, float], floa
     return (float(b[0]), float(b[1])), v
 
 
-def _segment_hazards(model: HazardModel, tenure_mid: np.ndarray, age_mid: np.ndarray,
-                     frailty: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+def _segment_hazards(
+    model: HazardModel,
+    tenure_mid: np.ndarray,
+    age_mid: np.ndarray,
+    frailty: np.ndarray,
+    enrolled: np.ndarray,
+) -> np.ndarray:
     """Cause-specific hazards (..., 4) per year at the given tenure/age points."""
     band = np.clip(np.floor(tenure_mid).astype(np.int64), 0, len(model.tenure_multipliers) - 1)
     tenure_mult = np.asarray(model.tenure_multipliers)[band]
@@ -94,8 +102,9 @@ def _breakpoints(model: HazardModel, age_hire: np.ndarray, enrol_years: np.ndarr
     return np.concatenate([points, mandatory[:, None]], axis=1)
 
 
-def _segments(model: HazardModel, age_hire: np.ndarray, frailty: np.ndarray,
-              enrol_years: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _segments(
+    model: HazardModel, age_hire: np.ndarray, frailty: np.ndarray, enrol_years: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Segment starts, ends (years since hire) and hazards (n, B, 4) up to the mandatory age."""
     points = _breakpoints(model, age_hire, enrol_years)
     mandatory = points[:, -1:]
@@ -106,15 +115,23 @@ def _segments(model: HazardModel, age_hire: np.ndarray, frailty: np.ndarray,
     ends = np.minimum(np.maximum(ends, starts), mandatory)
     probe = starts + 1e-9
     haz = _segment_hazards(
-        model, probe, age_hire[:, None] + probe, frailty[:, None],
+        model,
+        probe,
+        age_hire[:, None] + probe,
+        frailty[:, None],
         probe >= np.asarray(enrol_years, dtype=float)[:, None],
     )
     return starts, ends, haz
 
 
-def sample_exits(model: HazardModel, age_hire: np.ndarray, frailty: np.ndarray,
-                 enrol_years: np.ndarray, exp_draw: np.ndarray, cause_draw: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def sample_exits(
+    model: HazardModel,
+    age_hire: np.ndarray,
+    frailty: np.ndarray,
+    enrol_years: np.ndarray,
+    exp_draw: np.ndarray,
+    cause_draw: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact exit times (years since hire) and causes (0-3) by inverting the cumulative hazard.
 
     Parameters
@@ -150,9 +167,15 @@ def sample_exits(model: HazardModel, age_hire: np.ndarray, frailty: np.ndarray,
     return t, cause
 
 
-def integrated_hazards(model: HazardModel, age_hire: np.ndarray, frailty: np.ndarray,
-                       enrol_years: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                       exposed: bool | None = None) -> np.ndarray:
+def integrated_hazards(
+    model: HazardModel,
+    age_hire: np.ndarray,
+    frailty: np.ndarray,
+    enrol_years: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    exposed: bool | None = None,
+) -> np.ndarray:
     """Integrated cause-specific hazards over ``[lower, upper]`` years since hire, (n, 4).
 
     The forced retirement at the mandatory age is counted as one retirement event when the
@@ -206,9 +229,16 @@ def calibrate(cfg: SimulationConfig, role_counts: np.ndarray) -> HazardModel:
     grid = np.arange(0.0, 60.0, dt)
     vac = cfg.vacancy_days_mean / DAYS_PER_YEAR
     for _ in range(60):
-        model = HazardModel(tuple(base), cfg.tenure_multipliers, cfg.retirement_age_bands,
-                            cfg.retirement_age_multipliers, cfg.mandatory_exit_age,
-                            cfg.voluntary_hr, coef, v)
+        model = HazardModel(
+            tuple(base),
+            cfg.tenure_multipliers,
+            cfg.retirement_age_bands,
+            cfg.retirement_age_multipliers,
+            cfg.mandatory_exit_age,
+            cfg.voluntary_hr,
+            coef,
+            v,
+        )
         events = np.zeros(N_CAUSES)
         time = 0.0
         for r, n_r in enumerate(role_counts):
@@ -220,8 +250,9 @@ def calibrate(cfg: SimulationConfig, role_counts: np.ndarray) -> HazardModel:
             a, f = a.ravel(), f.ravel()
             mandatory = cfg.mandatory_exit_age - a
             mid = grid[None, :] + dt / 2
-            haz = _segment_hazards(model, mid, a[:, None] + mid, f[:, None],
-                                   np.zeros((len(a), len(grid)), bool))
+            haz = _segment_hazards(
+                model, mid, a[:, None] + mid, f[:, None], np.zeros((len(a), len(grid)), bool)
+            )
             alive_step = (grid[None, :] + dt) <= mandatory[:, None]
             haz = haz * alive_step[..., None]
             total = haz.sum(-1)
@@ -242,9 +273,16 @@ def calibrate(cfg: SimulationConfig, role_counts: np.ndarray) -> HazardModel:
         if np.allclose(rates, targets, rtol=1e-7):
             break
         base = base * targets / rates
-    return HazardModel(tuple(float(b) for b in base), cfg.tenure_multipliers,
-                       cfg.retirement_age_bands, cfg.retirement_age_multipliers,
-                       cfg.mandatory_exit_age, cfg.voluntary_hr, coef, v)
+    return HazardModel(
+        tuple(float(b) for b in base),
+        cfg.tenure_multipliers,
+        cfg.retirement_age_bands,
+        cfg.retirement_age_multipliers,
+        cfg.mandatory_exit_age,
+        cfg.voluntary_hr,
+        coef,
+        v,
+    )
 
 
 __all__ = ["ROLE_LEVELS", "HazardModel", "calibrate", "integrated_hazards", "sample_exits"]

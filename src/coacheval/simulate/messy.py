@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -29,14 +30,29 @@ from coacheval.simulate.system import SimulatedSystem
 from coacheval.simulate.writing import write_csv
 
 HR_COLUMNS = {
-    "employee_id": "Employee ID", "employee_name": "Name", "work_email": "Work Email",
-    "work_phone": "Work Phone", "hire_date": "Hire Date", "termination_date": "Termination Date",
-    "termination_reason": "Term Reason", "termination_type": "Term Type",
-    "employment_status": "Status", "job_code": "Job Code", "job_title": "Job Title",
-    "role_level": "Job Level", "facility_id": "Location Code", "facility_name": "Location",
-    "department_id": "Dept ID", "department_name": "Department", "unit_id": "Cost Center",
-    "unit_name": "Cost Center Name", "fte": "FTE", "manager_id": "Supervisor ID",
-    "age_band": "Age Band", "gender": "Gender", "race_ethnicity": "Ethnic Group",
+    "employee_id": "Employee ID",
+    "employee_name": "Name",
+    "work_email": "Work Email",
+    "work_phone": "Work Phone",
+    "hire_date": "Hire Date",
+    "termination_date": "Termination Date",
+    "termination_reason": "Term Reason",
+    "termination_type": "Term Type",
+    "employment_status": "Status",
+    "job_code": "Job Code",
+    "job_title": "Job Title",
+    "role_level": "Job Level",
+    "facility_id": "Location Code",
+    "facility_name": "Location",
+    "department_id": "Dept ID",
+    "department_name": "Department",
+    "unit_id": "Cost Center",
+    "unit_name": "Cost Center Name",
+    "fte": "FTE",
+    "manager_id": "Supervisor ID",
+    "age_band": "Age Band",
+    "gender": "Gender",
+    "race_ethnicity": "Ethnic Group",
     "highest_degree": "Highest Degree",
 }
 QUALTRICS_META = (
@@ -62,9 +78,17 @@ QUALTRICS_HEADER_ROWS = 3
 _FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
-def _problem(file: str, row: int, column: str, value: Any, kind: str, description: str) -> dict[str, Any]:
-    return {"file": file, "row": int(row), "column": column, "value": "" if value is None else str(value),
-            "kind": kind, "description": description}
+def _problem(
+    file: str, row: int, column: str, value: Any, kind: str, description: str
+) -> dict[str, Any]:
+    return {
+        "file": file,
+        "row": int(row),
+        "column": column,
+        "value": "" if value is None else str(value),
+        "kind": kind,
+        "description": description,
+    }
 
 
 def us_date(iso_text: str) -> str:
@@ -82,8 +106,11 @@ def write_messy(system: SimulatedSystem, out: Path) -> tuple[list[Path], list[di
     written.append(_write_hr_xlsx(ex["hr_roster"], out / "hr_roster.xlsx", rng, problems))
     roster_ids = set(ex["hr_roster"].employee_id)
     for wave_id in ex["survey_waves"].wave_id:
-        written.append(_write_qualtrics(system, wave_id, out / f"survey_{wave_id}_qualtrics.csv",
-                                        rng, problems, roster_ids))
+        written.append(
+            _write_qualtrics(
+                system, wave_id, out / f"survey_{wave_id}_qualtrics.csv", rng, problems, roster_ids
+            )
+        )
     written.append(_write_attendance(ex["attendance"], out / "attendance.csv", rng, problems))
 
     cohorts = ex["program_cohorts"].copy()
@@ -97,14 +124,16 @@ def write_messy(system: SimulatedSystem, out: Path) -> tuple[list[Path], list[di
         write_csv(ex[name], out / f"{name}.csv")
         written.append(out / f"{name}.csv")
     (out / "column_map_hr_roster.json").write_text(
-        json.dumps(HR_COLUMNS, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        json.dumps(HR_COLUMNS, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     written.append(out / "column_map_hr_roster.json")
     return written, problems
 
 
 # ------------------------------------------------------------------------------------- HR
-def _write_hr_xlsx(hr: pd.DataFrame, path: Path, rng: np.random.Generator,
-                   problems: list[dict[str, Any]]) -> Path:
+def _write_hr_xlsx(
+    hr: pd.DataFrame, path: Path, rng: np.random.Generator, problems: list[dict[str, Any]]
+) -> Path:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
@@ -132,8 +161,16 @@ def _write_hr_xlsx(hr: pd.DataFrame, path: Path, rng: np.random.Generator,
             if col in id_cols and value != "":
                 number = int(value)
                 if value.startswith("0"):
-                    problems.append(_problem(file, sheet_row, HR_COLUMNS[col], number, "leading_zeros_lost",
-                                             f"id {value} stored as the number {number}"))
+                    problems.append(
+                        _problem(
+                            file,
+                            sheet_row,
+                            HR_COLUMNS[col],
+                            number,
+                            "leading_zeros_lost",
+                            f"id {value} stored as the number {number}",
+                        )
+                    )
                 values.append(number)
             elif col == "hire_date":
                 cell = WriteOnlyCell(ws, value=date.fromisoformat(value))
@@ -147,11 +184,19 @@ def _write_hr_xlsx(hr: pd.DataFrame, path: Path, rng: np.random.Generator,
                 values.append(value)
         ws.append(values)
     bad_row = int(np.flatnonzero(order == bad)[0]) + 2
-    problems.append(_problem(file, bad_row, HR_COLUMNS["termination_date"], us_date(bad_term),
-                             "termination_before_hire",
-                             f"termination {bad_term} is before hire {hire.isoformat()}"))
-    problems.append(_problem(file, dup + 3, "", "", "duplicate_row",
-                             f"row {dup + 3} repeats row {dup + 2}"))
+    problems.append(
+        _problem(
+            file,
+            bad_row,
+            HR_COLUMNS["termination_date"],
+            us_date(bad_term),
+            "termination_before_hire",
+            f"termination {bad_term} is before hire {hire.isoformat()}",
+        )
+    )
+    problems.append(
+        _problem(file, dup + 3, "", "", "duplicate_row", f"row {dup + 3} repeats row {dup + 2}")
+    )
     wb.properties.creator = "HRIS export"
     wb.properties.created = datetime(2020, 1, 1)
     wb.properties.modified = datetime(2020, 1, 1)
@@ -163,11 +208,19 @@ def _write_hr_xlsx(hr: pd.DataFrame, path: Path, rng: np.random.Generator,
 
 def _write_deterministic_zip(data: bytes, path: Path) -> None:
     """Rewrite a zip (xlsx) with fixed member timestamps so equal content gives equal bytes."""
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as src,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             content = src.read(info.filename)
             if info.filename == "docProps/core.xml":
-                content = content  # created/modified were fixed before saving
+                # openpyxl stamps the save time into "modified": pin it.
+                content = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>2020-01-01T00:00:00Z\g<2>",
+                    content,
+                )
             fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = 0o600 << 16
@@ -175,8 +228,14 @@ def _write_deterministic_zip(data: bytes, path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------- Qualtrics
-def _write_qualtrics(system: SimulatedSystem, wave_id: str, path: Path, rng: np.random.Generator,
-                     problems: list[dict[str, Any]], roster_ids: set[str]) -> Path:
+def _write_qualtrics(
+    system: SimulatedSystem,
+    wave_id: str,
+    path: Path,
+    rng: np.random.Generator,
+    problems: list[dict[str, Any]],
+    roster_ids: set[str],
+) -> Path:
     ex = system.extracts
     file = path.name
     resp = ex["survey_responses"]
@@ -188,8 +247,15 @@ def _write_qualtrics(system: SimulatedSystem, wave_id: str, path: Path, rng: np.
     for inst in system.instruments.values():
         for k, item in enumerate(inst.items):
             if item.id in items:
-                text = item.text or f"[{inst.short_name} item {k + 1}: wording supplied under your licence]"
-                item_info[item.id] = (inst, f"{inst.short_name} - {text}", f'{{"ImportId":"QID{qid}_{k + 1}"}}')
+                text = (
+                    item.text
+                    or f"[{inst.short_name} item {k + 1}: wording supplied under your licence]"
+                )
+                item_info[item.id] = (
+                    inst,
+                    f"{inst.short_name} - {text}",
+                    f'{{"ImportId":"QID{qid}_{k + 1}"}}',
+                )
         qid += 1
 
     n = len(resp)
@@ -207,12 +273,26 @@ def _write_qualtrics(system: SimulatedSystem, wave_id: str, path: Path, rng: np.
         name = str(hr.employee_name.get(emp, "Unknown, Unknown"))
         last_name, _, first_name = name.partition(", ")
         meta = [
-            start.strftime("%Y-%m-%d %H:%M:%S"), end.strftime("%Y-%m-%d %H:%M:%S"), "IP Address",
-            f"198.51.100.{int(rng.integers(1, 255))}", str(progress[i]), str(int(duration[i])),
-            "True" if progress[i] == 100 else "False", end.strftime("%Y-%m-%d %H:%M:%S"),
-            "R_" + "".join(rng.choice(list("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"), 15)),
-            last_name, first_name, str(hr.work_email.get(emp, "")), emp,
-            f"{44.9 + rng.normal(0, 0.4):.4f}", f"{-93.2 + rng.normal(0, 0.6):.4f}", "email", "EN",
+            start.strftime("%Y-%m-%d %H:%M:%S"),
+            end.strftime("%Y-%m-%d %H:%M:%S"),
+            "IP Address",
+            f"198.51.100.{int(rng.integers(1, 255))}",
+            str(progress[i]),
+            str(int(duration[i])),
+            "True" if progress[i] == 100 else "False",
+            end.strftime("%Y-%m-%d %H:%M:%S"),
+            "R_"
+            + "".join(
+                rng.choice(list("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"), 15)
+            ),
+            last_name,
+            first_name,
+            str(hr.work_email.get(emp, "")),
+            emp,
+            f"{44.9 + rng.normal(0, 0.4):.4f}",
+            f"{-93.2 + rng.normal(0, 0.6):.4f}",
+            "email",
+            "EN",
         ]
         answers = []
         for col in items:
@@ -232,10 +312,18 @@ def _write_qualtrics(system: SimulatedSystem, wave_id: str, path: Path, rng: np.
         inst = item_info[items[j]][0]
         value = str(int(rng.choice([inst.scale_max + 1, 99, inst.scale_max + 2])))
         rows[i][n_meta + j] = value
-        problems.append(_problem(file, 0, items[j], value, "out_of_range",
-                                 f"{value} is not a response option of {inst.short_name} "
-                                 f"({inst.scale_min}-{inst.scale_max})")
-                        | {"_row_index": i})
+        problems.append(
+            _problem(
+                file,
+                0,
+                items[j],
+                value,
+                "out_of_range",
+                f"{value} is not a response option of {inst.short_name} "
+                f"({inst.scale_min}-{inst.scale_max})",
+            )
+            | {"_row_index": i}
+        )
     # A respondent who is not in the roster.
     if n > 10:
         i = int(rng.integers(n))
@@ -245,16 +333,31 @@ def _write_qualtrics(system: SimulatedSystem, wave_id: str, path: Path, rng: np.
                 break
         rows[i][columns.index("ExternalReference")] = ghost
         rows[i][columns.index("RecipientEmail")] = ""
-        problems.append(_problem(file, 0, "ExternalReference", ghost, "respondent_not_in_roster",
-                                 f"employee id {ghost} is not in the HR roster") | {"_row_index": i})
+        problems.append(
+            _problem(
+                file,
+                0,
+                "ExternalReference",
+                ghost,
+                "respondent_not_in_roster",
+                f"employee id {ghost} is not in the HR roster",
+            )
+            | {"_row_index": i}
+        )
     # A survey preview (a test by the survey administrator), inserted at a random position.
     preview_at = int(rng.integers(n + 1))
     preview = list(rows[min(preview_at, n - 1)]) if n else [""] * len(columns)
     preview[columns.index("Status")] = "Survey Preview"
-    for col in ("RecipientLastName", "RecipientFirstName", "RecipientEmail", "ExternalReference", "IPAddress"):
+    for col in (
+        "RecipientLastName",
+        "RecipientFirstName",
+        "RecipientEmail",
+        "ExternalReference",
+        "IPAddress",
+    ):
         preview[columns.index(col)] = ""
     rows.insert(preview_at, preview)
-    index_map = list(range(preview_at)) + [-1] + list(range(preview_at, n))
+    index_map = [*range(preview_at), -1, *range(preview_at, n)]
     # Duplicated responses: the same line exported twice.
     dup_positions = sorted(rng.choice(len(rows), size=min(1, len(rows)), replace=False).tolist())
     final_rows: list[list[str]] = []
@@ -267,15 +370,27 @@ def _write_qualtrics(system: SimulatedSystem, wave_id: str, path: Path, rng: np.
             final_rows.append(list(row))
             final_index.append(-2)
             duplicated_lines.append(len(final_rows) + QUALTRICS_HEADER_ROWS)
-    line_of = {idx: pos + QUALTRICS_HEADER_ROWS + 1 for pos, idx in enumerate(final_index) if idx >= 0}
+    line_of = {
+        idx: pos + QUALTRICS_HEADER_ROWS + 1 for pos, idx in enumerate(final_index) if idx >= 0
+    }
     for p in problems:
         if p.get("file") == file and "_row_index" in p:
             p["row"] = line_of[p.pop("_row_index")]
     preview_line = final_index.index(-1) + QUALTRICS_HEADER_ROWS + 1
-    problems.append(_problem(file, preview_line, "Status", "Survey Preview", "survey_preview",
-                             "a preview by the survey administrator, not a respondent"))
+    problems.append(
+        _problem(
+            file,
+            preview_line,
+            "Status",
+            "Survey Preview",
+            "survey_preview",
+            "a preview by the survey administrator, not a respondent",
+        )
+    )
     for line in duplicated_lines:
-        problems.append(_problem(file, line, "", "", "duplicate_row", f"line {line} repeats line {line - 1}"))
+        problems.append(
+            _problem(file, line, "", "", "duplicate_row", f"line {line} repeats line {line - 1}")
+        )
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -288,8 +403,9 @@ def _write_qualtrics(system: SimulatedSystem, wave_id: str, path: Path, rng: np.
 
 
 # ------------------------------------------------------------------------------ attendance
-def _write_attendance(att: pd.DataFrame, path: Path, rng: np.random.Generator,
-                      problems: list[dict[str, Any]]) -> Path:
+def _write_attendance(
+    att: pd.DataFrame, path: Path, rng: np.random.Generator, problems: list[dict[str, Any]]
+) -> Path:
     picks = np.sort(rng.choice(len(att), size=min(2, len(att)), replace=False))
     order = np.arange(len(att))
     for shift, p in enumerate(picks):
@@ -298,5 +414,9 @@ def _write_attendance(att: pd.DataFrame, path: Path, rng: np.random.Generator,
     write_csv(out, path)
     for shift, p in enumerate(picks):
         line = p + shift + 3  # header is line 1; the original sits on line p + shift + 2
-        problems.append(_problem(path.name, line, "", "", "duplicate_row", f"line {line} repeats line {line - 1}"))
+        problems.append(
+            _problem(
+                path.name, line, "", "", "duplicate_row", f"line {line} repeats line {line - 1}"
+            )
+        )
     return path

@@ -16,16 +16,28 @@ from coacheval.simulate.config import ROLE_LEVELS, SimulationConfig
 from coacheval.simulate.streams import Streams
 
 FACILITY_NAMES = (
-    "Riverside Medical Center", "Lakeview Hospital", "St. Brigid Community Hospital",
-    "Northgate Regional Medical Center", "Cedar Valley Hospital", "Harbor Point Medical Center",
-    "Mercy Ridge Hospital", "Summit General Hospital",
+    "Riverside Medical Center",
+    "Lakeview Hospital",
+    "St. Brigid Community Hospital",
+    "Northgate Regional Medical Center",
+    "Cedar Valley Hospital",
+    "Harbor Point Medical Center",
+    "Mercy Ridge Hospital",
+    "Summit General Hospital",
 )
 SERVICE_LINES = (
-    ("Medical-Surgical Nursing", "Med-Surg"), ("Critical Care", "ICU"),
-    ("Emergency Services", "ED"), ("Perioperative Services", "Periop"),
-    ("Women’s & Children’s Services", "W&C"), ("Behavioral Health", "BH"),
-    ("Oncology", "Onc"), ("Cardiovascular Services", "CV"), ("Neurosciences", "Neuro"),
-    ("Orthopedics", "Ortho"), ("Ambulatory Care", "Amb"), ("Rehabilitation", "Rehab"),
+    ("Medical-Surgical Nursing", "Med-Surg"),
+    ("Critical Care", "ICU"),
+    ("Emergency Services", "ED"),
+    ("Perioperative Services", "Periop"),
+    ("Women’s & Children’s Services", "W&C"),
+    ("Behavioral Health", "BH"),
+    ("Oncology", "Onc"),
+    ("Cardiovascular Services", "CV"),
+    ("Neurosciences", "Neuro"),
+    ("Orthopedics", "Ortho"),
+    ("Ambulatory Care", "Amb"),
+    ("Rehabilitation", "Rehab"),
 )
 _WINGS = ("North", "South", "East", "West")
 _ANM_PROBS = (0.44, 0.40, 0.16)  # >=1 assistant in 56% of units [S] Laudio/AONL 2024
@@ -87,13 +99,15 @@ def build_organisation(cfg: SimulationConfig, streams: Streams) -> Organisation:
     n_dept = len(unit_counts)
     dept_facility = np.sort(np.arange(n_dept) % n_fac)
 
-    facilities = pd.DataFrame({
-        "facility_id": [f"F{i + 1:02d}" for i in range(n_fac)],
-        "facility_name": [
-            FACILITY_NAMES[i] if i < len(FACILITY_NAMES) else f"Facility {i + 1:03d}"
-            for i in range(n_fac)
-        ],
-    })
+    facilities = pd.DataFrame(
+        {
+            "facility_id": [f"F{i + 1:02d}" for i in range(n_fac)],
+            "facility_name": [
+                FACILITY_NAMES[i] if i < len(FACILITY_NAMES) else f"Facility {i + 1:03d}"
+                for i in range(n_fac)
+            ],
+        }
+    )
     line_of_dept = np.zeros(n_dept, dtype=int)
     for f in range(n_fac):
         idx = np.flatnonzero(dept_facility == f)
@@ -101,30 +115,37 @@ def build_organisation(cfg: SimulationConfig, streams: Streams) -> Organisation:
     dept_names = []
     for d in range(n_dept):
         name = SERVICE_LINES[line_of_dept[d]][0]
-        repeat = int(np.sum(line_of_dept[:d][dept_facility[:d] == dept_facility[d]] == line_of_dept[d]))
+        repeat = int(
+            np.sum(line_of_dept[:d][dept_facility[:d] == dept_facility[d]] == line_of_dept[d])
+        )
         dept_names.append(name if repeat == 0 else f"{name} {repeat + 1}")
-    departments = pd.DataFrame({
-        "department_id": [f"D{d + 1:04d}" for d in range(n_dept)],
-        "department_name": dept_names,
-        "facility_id": facilities["facility_id"].to_numpy()[dept_facility],
-    })
+    departments = pd.DataFrame(
+        {
+            "department_id": [f"D{d + 1:04d}" for d in range(n_dept)],
+            "department_name": dept_names,
+            "facility_id": facilities["facility_id"].to_numpy()[dept_facility],
+        }
+    )
 
     unit_dept = np.repeat(np.arange(n_dept), unit_counts)
     within = np.concatenate([np.arange(c) for c in unit_counts])
     short = np.array([SERVICE_LINES[line_of_dept[d]][1] for d in unit_dept], dtype=object)
     unit_names = [
-        f"{s} {2 + w // len(_WINGS)} {_WINGS[w % len(_WINGS)]}" for s, w in zip(short, within, strict=True)
+        f"{s} {2 + w // len(_WINGS)} {_WINGS[w % len(_WINGS)]}"
+        for s, w in zip(short, within, strict=True)
     ]
     # Directors sit in their department's administration cost centre, itself a unit.
     admin_names = [f"{departments.department_name[d]} Administration" for d in range(n_dept)]
     all_unit_dept = np.concatenate([unit_dept, np.arange(n_dept)])
-    units = pd.DataFrame({
-        "unit_id": [f"U{u + 1:05d}" for u in range(len(all_unit_dept))],
-        "unit_name": unit_names + admin_names,
-        "department_id": departments.department_id.to_numpy()[all_unit_dept],
-        "facility_id": departments.facility_id.to_numpy()[all_unit_dept],
-        "is_admin": np.r_[np.zeros(n_units, bool), np.ones(n_dept, bool)],
-    })
+    units = pd.DataFrame(
+        {
+            "unit_id": [f"U{u + 1:05d}" for u in range(len(all_unit_dept))],
+            "unit_name": unit_names + admin_names,
+            "department_id": departments.department_id.to_numpy()[all_unit_dept],
+            "facility_id": departments.facility_id.to_numpy()[all_unit_dept],
+            "is_admin": np.r_[np.zeros(n_units, bool), np.ones(n_dept, bool)],
+        }
+    )
 
     n_anm = rng.choice(3, size=n_units, p=_ANM_PROBS)
     n_charge = np.clip(1 + rng.poisson(_CHARGE_MEAN - 1, size=n_units), 1, 5)
@@ -145,15 +166,22 @@ def build_organisation(cfg: SimulationConfig, streams: Streams) -> Organisation:
                 n_charge[pick] -= 1
         diff = cfg.n_leaders - (n_units + n_anm.sum() + n_charge.sum() + n_dept)
 
-    seat_unit = np.concatenate([
-        np.arange(n_units),
-        np.repeat(np.arange(n_units), n_anm),
-        np.repeat(np.arange(n_units), n_charge),
-        n_units + np.arange(n_dept),
-    ])
-    seat_rank = np.concatenate([
-        np.full(n_units, 2), np.full(n_anm.sum(), 1), np.full(n_charge.sum(), 0), np.full(n_dept, 3),
-    ])
+    seat_unit = np.concatenate(
+        [
+            np.arange(n_units),
+            np.repeat(np.arange(n_units), n_anm),
+            np.repeat(np.arange(n_units), n_charge),
+            n_units + np.arange(n_dept),
+        ]
+    )
+    seat_rank = np.concatenate(
+        [
+            np.full(n_units, 2),
+            np.full(n_anm.sum(), 1),
+            np.full(n_charge.sum(), 0),
+            np.full(n_dept, 3),
+        ]
+    )
     order = np.lexsort((seat_rank, seat_unit))
     seat_unit, seat_rank = seat_unit[order], seat_rank[order]
     seat_dept = all_unit_dept[seat_unit]
@@ -165,13 +193,15 @@ def build_organisation(cfg: SimulationConfig, streams: Streams) -> Organisation:
     director_seat_of_dept[seat_dept[seat_rank == 3]] = np.flatnonzero(seat_rank == 3)
     manager = np.where(seat_rank <= 1, nm_seat_of_unit[seat_unit], -1)
     manager = np.where(seat_rank == 2, director_seat_of_dept[seat_dept], manager)
-    seats = pd.DataFrame({
-        "seat": np.arange(len(seat_unit)),
-        "unit": seat_unit,
-        "department": seat_dept,
-        "facility": dept_facility[seat_dept],
-        "role_rank": seat_rank,
-        "role_level": np.asarray(ROLE_LEVELS, dtype=object)[seat_rank],
-        "manager_seat": manager,
-    })
+    seats = pd.DataFrame(
+        {
+            "seat": np.arange(len(seat_unit)),
+            "unit": seat_unit,
+            "department": seat_dept,
+            "facility": dept_facility[seat_dept],
+            "role_rank": seat_rank,
+            "role_level": np.asarray(ROLE_LEVELS, dtype=object)[seat_rank],
+            "manager_seat": manager,
+        }
+    )
     return Organisation(facilities, departments, units, seats)

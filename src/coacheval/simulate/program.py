@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import beta as beta_dist
 
 from coacheval.simulate.config import SimulationConfig
 from coacheval.simulate.hazards import DAYS_PER_YEAR, HazardModel
@@ -39,8 +40,12 @@ def add_months(day: int | np.ndarray, months: int | np.ndarray) -> np.ndarray | 
     start_of_month = d.astype("datetime64[M]")
     day_of_month = (d - start_of_month.astype("datetime64[D]")).astype(np.int64)
     target = start_of_month + np.asarray(months, dtype=np.int64)
-    month_length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
-    out = (target.astype("datetime64[D]") + np.minimum(day_of_month, month_length - 1)).astype(np.int64)
+    month_length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(
+        np.int64
+    )
+    out = (target.astype("datetime64[D]") + np.minimum(day_of_month, month_length - 1)).astype(
+        np.int64
+    )
     return int(out) if out.ndim == 0 else out
 
 
@@ -60,29 +65,38 @@ def cohort_table(cfg: SimulationConfig) -> pd.DataFrame:
     """Cohort ids, recruitment, start and end days."""
     start0 = int((np.datetime64(cfg.first_cohort_start) - np.datetime64("1970-01-01")).astype(int))
     starts = [add_months(start0, k * cfg.cohort_spacing_months) for k in range(cfg.n_cohorts)]
-    return pd.DataFrame({
-        "cohort": np.arange(cfg.n_cohorts),
-        "cohort_id": [f"C{k + 1}" for k in range(cfg.n_cohorts)],
-        "recruitment_day": [s - cfg.recruitment_lead_days for s in starts],
-        "start_day": starts,
-        "end_day": [add_months(s, cfg.program_months) - 1 for s in starts],
-        "planned_sessions": cfg.planned_sessions,
-    })
+    return pd.DataFrame(
+        {
+            "cohort": np.arange(cfg.n_cohorts),
+            "cohort_id": [f"C{k + 1}" for k in range(cfg.n_cohorts)],
+            "recruitment_day": [s - cfg.recruitment_lead_days for s in starts],
+            "start_day": starts,
+            "end_day": [add_months(s, cfg.program_months) - 1 for s in starts],
+            "planned_sessions": cfg.planned_sessions,
+        }
+    )
 
 
-def _selection_score(cfg: SimulationConfig, people: pd.DataFrame, org: Organisation,
-                     day: int) -> np.ndarray:
+def _selection_score(
+    cfg: SimulationConfig, people: pd.DataFrame, org: Organisation, day: int
+) -> np.ndarray:
     rank = org.seats.role_rank.to_numpy()[people.seat.to_numpy()]
     tenure_years = np.maximum((day - people.hire_day.to_numpy()) / DAYS_PER_YEAR, 0.05)
-    return (cfg.selection_engagement * people.z_work_engagement.to_numpy()
-            + cfg.selection_log_tenure * np.log(tenure_years)
-            + np.asarray(cfg.selection_role)[rank])
+    return (
+        cfg.selection_engagement * people.z_work_engagement.to_numpy()
+        + cfg.selection_log_tenure * np.log(tenure_years)
+        + np.asarray(cfg.selection_role)[rank]
+    )
 
 
-def _partition(levels: np.ndarray, depts: np.ndarray, four_share: float,
-               rng: np.random.Generator) -> list[int] | None:
-    """Cut an ordered sequence into groups of 3-4 whose role levels span at most one step and
-    that hold at least two departments; return the group sizes, or None if impossible."""
+def _partition(
+    levels: np.ndarray, depts: np.ndarray, four_share: float, rng: np.random.Generator
+) -> list[int] | None:
+    """Cut an ordered sequence into valid peer groups; return their sizes, or None.
+
+    A valid group has 3-4 members whose role levels span at most one step and who come from at
+    least two departments.
+    """
     n = len(levels)
 
     def valid(i: int, size: int) -> bool:
@@ -107,8 +121,9 @@ def _partition(levels: np.ndarray, depts: np.ndarray, four_share: float,
     return sizes
 
 
-def form_groups(levels: np.ndarray, depts: np.ndarray, four_share: float,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def form_groups(
+    levels: np.ndarray, depts: np.ndarray, four_share: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Assign enrolees to peer groups of 3-4 with similar role levels and mixed departments.
 
     Members are ordered by role level and, within a level, dealt round-robin across departments
@@ -123,7 +138,9 @@ def form_groups(levels: np.ndarray, depts: np.ndarray, four_share: float,
     n = len(levels)
     dept_rank = rng.permutation(max(int(depts.max()) + 1, 1) if n else 1)[depts] if n else depts
     jitter = rng.permutation(n)
-    order_df = pd.DataFrame({"level": levels, "dept": depts, "jitter": jitter, "dept_rank": dept_rank})
+    order_df = pd.DataFrame(
+        {"level": levels, "dept": depts, "jitter": jitter, "dept_rank": dept_rank}
+    )
     order_df = order_df.sort_values(["level", "dept", "jitter"])
     order_df["turn"] = order_df.groupby(["level", "dept"]).cumcount()
     order = order_df.sort_values(["level", "turn", "dept_rank"]).index.to_numpy()
@@ -138,8 +155,9 @@ def form_groups(levels: np.ndarray, depts: np.ndarray, four_share: float,
     return group, order
 
 
-def run_program(cfg: SimulationConfig, org: Organisation, streams: Streams,
-                model: HazardModel) -> Program:
+def run_program(
+    cfg: SimulationConfig, org: Organisation, streams: Streams, model: HazardModel
+) -> Program:
     """Recruit every cohort, form its peer groups, and simulate what happens in the program.
 
     Returns
@@ -149,15 +167,17 @@ def run_program(cfg: SimulationConfig, org: Organisation, streams: Streams,
         exits, with ``cohort`` (-1 for never enrolled), ``group`` and ``dose`` columns.
     """
     cohorts = cohort_table(cfg)
-    capacity = max(3, round(cfg.cohort_share * cfg.n_leaders))
+    capacity = max(6, round(cfg.cohort_share * cfg.n_leaders))
     enrol_pid = np.empty(0, np.int64)
     enrol_day = np.empty(0)
     people = simulate_chains(cfg, org, streams, model)
     records = []
     for c in cohorts.itertuples():
-        mask = (employed_on(people, c.start_day)
-                & (people.hire_day.to_numpy() <= c.start_day - cfg.min_tenure_days)
-                & ~np.isin(people.pid.to_numpy(), enrol_pid))
+        mask = (
+            employed_on(people, c.start_day)
+            & (people.hire_day.to_numpy() <= c.start_day - cfg.min_tenure_days)
+            & ~np.isin(people.pid.to_numpy(), enrol_pid)
+        )
         pool = people[mask]
         lp = _selection_score(cfg, pool, org, c.start_day)
         u = streams.uniform("enrol", pool.pid.to_numpy(), c.cohort)
@@ -168,10 +188,16 @@ def run_program(cfg: SimulationConfig, org: Organisation, streams: Streams,
         depts = org.seats.department.to_numpy()[chosen.seat.to_numpy()]
         group, _ = form_groups(levels, depts, cfg.group_size_four_share, rng)
         placed = chosen[group >= 0]
-        records.append(pd.DataFrame({
-            "pid": placed.pid.to_numpy(), "cohort": c.cohort, "group_in_cohort": group[group >= 0],
-            "enrol_day": c.start_day,
-        }))
+        records.append(
+            pd.DataFrame(
+                {
+                    "pid": placed.pid.to_numpy(),
+                    "cohort": c.cohort,
+                    "group_in_cohort": group[group >= 0],
+                    "enrol_day": c.start_day,
+                }
+            )
+        )
         enrol_pid = np.concatenate([enrol_pid, placed.pid.to_numpy()])
         enrol_day = np.concatenate([enrol_day, np.full(len(placed), float(c.start_day))])
         people = simulate_chains(cfg, org, streams, model, enrol_pid, enrol_day)
@@ -183,8 +209,13 @@ def run_program(cfg: SimulationConfig, org: Organisation, streams: Streams,
     return _run_sessions(cfg, streams, cohorts, enrolled, people)
 
 
-def _run_sessions(cfg: SimulationConfig, streams: Streams, cohorts: pd.DataFrame,
-                  enrolled: pd.DataFrame, people: pd.DataFrame) -> Program:
+def _run_sessions(
+    cfg: SimulationConfig,
+    streams: Streams,
+    cohorts: pd.DataFrame,
+    enrolled: pd.DataFrame,
+    people: pd.DataFrame,
+) -> Program:
     exits = people.set_index("pid").exit_day
     enrolled = enrolled.merge(cohorts[["cohort", "start_day", "end_day"]], on="cohort")
     pid = enrolled.pid.to_numpy()
@@ -194,38 +225,67 @@ def _run_sessions(cfg: SimulationConfig, streams: Streams, cohorts: pd.DataFrame
     base = np.log(cfg.withdrawal_probability / (1 - cfg.withdrawal_probability))
     p_wd = 1 / (1 + np.exp(-(base + cfg.withdrawal_burnout_log_odds * z_burn)))
     withdraws = streams.uniform("withdraw", pid) < p_wd
-    wd_day = (enrolled.start_day.to_numpy()
-              + np.floor(streams.uniform("withdraw_time", pid) * (enrolled.end_day - enrolled.start_day).to_numpy()))
+    wd_day = enrolled.start_day.to_numpy() + np.floor(
+        streams.uniform("withdraw_time", pid) * (enrolled.end_day - enrolled.start_day).to_numpy()
+    )
     wd_day = np.where(withdraws, wd_day, np.inf)
     left_first = exit_day <= np.minimum(wd_day, enrolled.end_day.to_numpy())
     stop_day = np.minimum(np.minimum(wd_day, exit_day), enrolled.end_day.to_numpy() + 1)
     status = np.where(left_first, "withdrew", np.where(withdraws, "withdrew", "completed"))
-    status = np.where((status == "completed") & (enrolled.end_day.to_numpy() > cfg.extract_day),
-                      "active", status)
+    status = np.where(
+        (status == "completed") & (enrolled.end_day.to_numpy() > cfg.extract_day), "active", status
+    )
     reason = np.where(left_first, "left organisation", np.where(withdraws, "personal/workload", ""))
-    status_day = np.where(left_first, exit_day, np.where(withdraws, wd_day, enrolled.end_day.to_numpy()))
+    status_day = np.where(
+        left_first, exit_day, np.where(withdraws, wd_day, enrolled.end_day.to_numpy())
+    )
     enrolled["status"] = status
     enrolled["status_day"] = np.where(status == "active", np.nan, status_day)
     enrolled["withdrawal_reason"] = reason
     enrolled["stop_day"] = stop_day
 
-    groups = (enrolled.groupby("group")
-              .agg(cohort=("cohort", "first"), start_day=("start_day", "first"),
-                   end_day=("end_day", "first"), n_members=("pid", "size"))
-              .reset_index())
+    groups = (
+        enrolled.groupby("group")
+        .agg(
+            cohort=("cohort", "first"),
+            start_day=("start_day", "first"),
+            end_day=("end_day", "first"),
+            n_members=("pid", "size"),
+        )
+        .reset_index()
+    )
     g = groups.group.to_numpy()
-    fidelity = np.clip(streams.uniform("fidelity", g) ** (1 / (cfg.session_fidelity_mean / (1 - cfg.session_fidelity_mean))), 0, 1)
+    fidelity = np.clip(
+        streams.uniform("fidelity", g)
+        ** (1 / (cfg.session_fidelity_mean / (1 - cfg.session_fidelity_mean))),
+        0,
+        1,
+    )
     meeting_offset = np.floor(streams.uniform("meeting_day", g) * 25)
     maintains = streams.uniform("maintain", g) < cfg.maintenance_probability
-    maint_months = np.where(maintains, np.ceil(cfg.maintenance_months_mean * streams.exponential("maintain_len", g)), 0)
+    maint_months = np.where(
+        maintains, np.ceil(cfg.maintenance_months_mean * streams.exponential("maintain_len", g)), 0
+    )
     groups["fidelity"] = fidelity
     groups["maintenance_months"] = maint_months.astype(int)
     groups["maintenance_end_day"] = np.where(
-        maint_months > 0, add_months(groups.end_day.to_numpy() + 1, maint_months.astype(np.int64)) - 1,
-        groups.end_day.to_numpy())
+        maint_months > 0,
+        add_months(groups.end_day.to_numpy() + 1, maint_months.astype(np.int64)) - 1,
+        groups.end_day.to_numpy(),
+    )
 
     # Sessions: monthly, planned sessions in the program year, then maintenance meetings.
-    rows = []
+    rows = [
+        pd.DataFrame(
+            {
+                "group": np.empty(0, np.int64),
+                "month": np.empty(0, np.int64),
+                "session_day": np.empty(0, np.int64),
+                "duration_minutes": np.empty(0, int),
+                "phase": np.empty(0, object),
+            }
+        )
+    ]
     for k in range(cfg.planned_sessions + int(maint_months.max(initial=0))):
         in_program = k < cfg.planned_sessions
         active = (k < cfg.planned_sessions) | (k - cfg.planned_sessions < maint_months)
@@ -234,12 +294,20 @@ def _run_sessions(cfg: SimulationConfig, streams: Streams, cohorts: pd.DataFrame
         day = add_months(groups.start_day.to_numpy(), k) + meeting_offset
         held_p = np.where(in_program, fidelity, 0.85)
         held = active & (streams.uniform("held", g, k) < held_p) & (day <= cfg.extract_day)
-        duration = np.where(in_program, 60 + 15 * np.floor(streams.uniform("duration", g, k) * 3), 45)
-        rows.append(pd.DataFrame({
-            "group": g[held], "month": k, "session_day": day[held].astype(np.int64),
-            "duration_minutes": duration[held].astype(int),
-            "phase": "program" if in_program else "maintenance",
-        }))
+        duration = np.where(
+            in_program, 60 + 15 * np.floor(streams.uniform("duration", g, k) * 3), 45
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "group": g[held],
+                    "month": k,
+                    "session_day": day[held].astype(np.int64),
+                    "duration_minutes": duration[held].astype(int),
+                    "phase": "program" if in_program else "maintenance",
+                }
+            )
+        )
     sessions = pd.concat(rows, ignore_index=True).sort_values(["group", "month"], ignore_index=True)
     sessions["session"] = np.arange(len(sessions))
 
@@ -247,18 +315,20 @@ def _run_sessions(cfg: SimulationConfig, streams: Streams, cohorts: pd.DataFrame
     # their own propensity; propensities are Beta(mean, concentration).
     a_mean, conc = cfg.attendance_mean, cfg.attendance_concentration
     u = streams.uniform("propensity", pid)
-    from scipy.stats import beta as beta_dist
-
     propensity = beta_dist.ppf(u, a_mean * conc, (1 - a_mean) * conc)
-    member = enrolled[["pid", "group"]].assign(propensity=propensity, stop_day=stop_day,
-                                               exit_day=exit_day, withdrew=withdraws)
+    member = enrolled[["pid", "group"]].assign(
+        propensity=propensity, stop_day=stop_day, exit_day=exit_day, withdrew=withdraws
+    )
     att = sessions.merge(member, on="group")
     maint = att.phase.to_numpy() == "maintenance"
-    eligible = np.where(maint, (att.exit_day > att.session_day) & ~att.withdrew,
-                        att.session_day < att.stop_day)
+    eligible = np.where(
+        maint, (att.exit_day > att.session_day) & ~att.withdrew, att.session_day < att.stop_day
+    )
     att = att[eligible]
     p_attend = np.where(att.phase.to_numpy() == "maintenance", 0.8 * att.propensity, att.propensity)
-    att = att.assign(attended=streams.uniform("attend", att.pid.to_numpy(), att.month.to_numpy()) < p_attend)
+    att = att.assign(
+        attended=streams.uniform("attend", att.pid.to_numpy(), att.month.to_numpy()) < p_attend
+    )
     attendance = att[["session", "pid", "attended"]].reset_index(drop=True)
 
     prog_att = att[att.phase == "program"].groupby("pid").attended.sum()

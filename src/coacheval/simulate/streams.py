@@ -66,7 +66,7 @@ class Streams:
         return ((h >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 2.0**53)
 
     def normal(self, stream: str, *indices: np.ndarray | int) -> np.ndarray:
-        """Standard normal draws (inverse-CDF of :meth:`uniform`)."""
+        """Draw standard normals (inverse CDF of :meth:`uniform`)."""
         return ndtri(self.uniform(stream, *indices))
 
     def exponential(self, stream: str, *indices: np.ndarray | int) -> np.ndarray:
@@ -74,5 +74,5 @@ class Streams:
         return -np.log(self.uniform(stream, *indices))
 
     def generator(self, stream: str) -> np.random.Generator:
-        """A sequential NumPy generator for one named stream (for shuffles and choices)."""
+        """Return a sequential NumPy generator for one named stream (shuffles, choices)."""
         return np.random.Generator(np.random.PCG64(int(self._key(stream))))

@@ -56,19 +56,24 @@ def wave_table(cfg: SimulationConfig) -> pd.DataFrame:
     first = int((np.datetime64(cfg.survey_first_wave) - np.datetime64("1970-01-01")).astype(int))
     opens = []
     k = 0
-    while (day := add_months(first, k * cfg.survey_interval_months)) + cfg.survey_field_days <= cfg.extract_day:
+    while (
+        day := add_months(first, k * cfg.survey_interval_months)
+    ) + cfg.survey_field_days <= cfg.extract_day:
         opens.append(day)
         k += 1
-    return pd.DataFrame({
-        "wave": np.arange(len(opens)),
-        "wave_id": [f"W{w + 1}" for w in range(len(opens))],
-        "open_day": opens,
-        "close_day": [o + cfg.survey_field_days - 1 for o in opens],
-    })
+    return pd.DataFrame(
+        {
+            "wave": np.arange(len(opens)),
+            "wave_id": [f"W{w + 1}" for w in range(len(opens))],
+            "open_day": opens,
+            "close_day": [o + cfg.survey_field_days - 1 for o in opens],
+        }
+    )
 
 
-def trajectory(cfg: SimulationConfig, months: np.ndarray, months_since_meetings_stopped: np.ndarray
-               ) -> np.ndarray:
+def trajectory(
+    cfg: SimulationConfig, months: np.ndarray, months_since_meetings_stopped: np.ndarray
+) -> np.ndarray:
     """Share of the full effect present ``months`` after the cohort started.
 
     Linear ramp to 1 over ``ramp_months``, a decay of ``decay_by_month_12`` by month 12; after
@@ -76,13 +81,30 @@ def trajectory(cfg: SimulationConfig, months: np.ndarray, months_since_meetings_
     ``floor_without_maintenance`` over the following 12 months.
     """
     plateau_end = 1 - cfg.decay_by_month_12
-    during = np.where(months <= cfg.ramp_months, months / cfg.ramp_months,
-                      1 - cfg.decay_by_month_12 * (months - cfg.ramp_months) / (cfg.program_months - cfg.ramp_months))
+    during = np.where(
+        months <= cfg.ramp_months,
+        months / cfg.ramp_months,
+        1
+        - cfg.decay_by_month_12
+        * (months - cfg.ramp_months)
+        / (cfg.program_months - cfg.ramp_months),
+    )
     stopped = np.maximum(months_since_meetings_stopped, 0)
-    after = np.maximum(cfg.floor_without_maintenance,
-                       plateau_end - (plateau_end - cfg.floor_without_maintenance) * stopped / 12)
+    after = np.maximum(
+        cfg.floor_without_maintenance,
+        plateau_end - (plateau_end - cfg.floor_without_maintenance) * stopped / 12,
+    )
     out = np.where(months <= cfg.program_months, during, after)
     return np.where(months <= 0, 0.0, out)
+
+
+def response_intercept(z: np.ndarray, slope: float, rate: float) -> float:
+    """Intercept ``a`` with ``mean(expit(a + slope * z)) == rate`` over the invited leaders.
+
+    The response model is calibrated to the invited population, so the configured response
+    rate is the expected rate of every wave.
+    """
+    return float(brentq(lambda a: expit(a + slope * z).mean() - rate, -20, 20))
 
 
 def _effects_chol(cfg: SimulationConfig) -> np.ndarray:
@@ -94,8 +116,13 @@ def _random_effect(streams: Streams, name: str, ids: np.ndarray, chol: np.ndarra
     return z @ chol.T
 
 
-def simulate_surveys(cfg: SimulationConfig, org: Organisation, program: Program,
-                     instruments: dict[str, Instrument], streams: Streams) -> Surveys:
+def simulate_surveys(
+    cfg: SimulationConfig,
+    org: Organisation,
+    program: Program,
+    instruments: dict[str, Instrument],
+    streams: Streams,
+) -> Surveys:
     """Simulate every wave's invitations, responses and item answers.
 
     Returns
@@ -120,12 +147,24 @@ def simulate_surveys(cfg: SimulationConfig, org: Organisation, program: Program,
     for k, construct in enumerate(CONSTRUCTS):
         sc = cfg.scales[construct]
         inst = instruments[sc.instrument]
-        offsets = 0.25 * sc.sd * streams.normal(f"item_offset_{inst.id}", np.arange(len(inst.items)))
+        offsets = (
+            0.25 * sc.sd * streams.normal(f"item_offset_{inst.id}", np.arange(len(inst.items)))
+        )
         offsets -= offsets.mean()
         err_var = max(len(inst.items) * (1 - sc.reliability) * sc.sd**2 - 1 / 12, 0.05 * sc.sd**2)
         for j, item in enumerate(inst.items):
-            item_meta.append((k, item.id, item.reverse, inst.scale_min, inst.scale_max,
-                              offsets[j], np.sqrt(err_var), inst.item_multiplier))
+            item_meta.append(
+                (
+                    k,
+                    item.id,
+                    item.reverse,
+                    inst.scale_min,
+                    inst.scale_max,
+                    offsets[j],
+                    np.sqrt(err_var),
+                    inst.item_multiplier,
+                )
+            )
     n_items = len(item_meta)
     item_construct = np.array([m[0] for m in item_meta])
 
@@ -134,14 +173,18 @@ def simulate_surveys(cfg: SimulationConfig, org: Organisation, program: Program,
         invited = np.flatnonzero(employed_on(people, w.open_day))
         z_eng = traits[invited, CONSTRUCTS.index("work_engagement")]
         slope = cfg.response_engagement_log_odds
-        intercept = brentq(lambda a, z=z_eng: expit(a + slope * z).mean() - cfg.response_rate, -20, 20)
+        intercept = response_intercept(z_eng, slope, cfg.response_rate)
         pid_inv = people.pid.to_numpy()[invited]
         responds = streams.uniform("respond", pid_inv, w.wave) < expit(intercept + slope * z_eng)
         idx = invited[responds]
         pid = people.pid.to_numpy()[idx]
-        delay = np.floor(streams.uniform("response_delay", pid, w.wave) ** 2 * cfg.survey_field_days)
+        delay = np.floor(
+            streams.uniform("response_delay", pid, w.wave) ** 2 * cfg.survey_field_days
+        )
         resp_day = w.open_day + delay
-        resp_day = np.where(resp_day >= people.exit_day.to_numpy()[idx], w.open_day, resp_day).astype(np.int64)
+        resp_day = np.where(
+            resp_day >= people.exit_day.to_numpy()[idx], w.open_day, resp_day
+        ).astype(np.int64)
         wave_rows.append((len(invited), len(idx), intercept))
 
         cohort = people.cohort.to_numpy()[idx]
@@ -150,18 +193,32 @@ def simulate_surveys(cfg: SimulationConfig, org: Organisation, program: Program,
         start = np.where(enrolled, cohort_start.reindex(cohort).to_numpy(), np.inf)
         months = (resp_day - start) / DAYS_PER_MONTH
         stop_day = np.where(enrolled, groups.maintenance_end_day.reindex(group).to_numpy(), np.inf)
-        traj = np.where(enrolled, trajectory(cfg, np.where(enrolled, months, 0.0),
-                                             np.where(enrolled, (resp_day - stop_day) / DAYS_PER_MONTH, 0.0)), 0.0)
+        traj = np.where(
+            enrolled,
+            trajectory(
+                cfg,
+                np.where(enrolled, months, 0.0),
+                np.where(enrolled, (resp_day - stop_day) / DAYS_PER_MONTH, 0.0),
+            ),
+            0.0,
+        )
         dose = people.dose.to_numpy()[idx]
         effect_share = traj * dose / cfg.reference_dose
         after_start = enrolled & (months > 0)
 
-        occasion = streams.normal("occasion", pid[:, None], w.wave, np.arange(len(CONSTRUCTS))[None, :]) @ chol.T
-        latent = (np.sqrt(cfg.variance_facility) * re_fac[fac_of[idx]]
-                  + np.sqrt(cfg.variance_unit) * re_unit[unit_of[idx]]
-                  + np.sqrt(cfg.variance_person) * traits[idx]
-                  + np.sqrt(cfg.variance_occasion) * occasion
-                  + np.sqrt(cfg.variance_peer_group) * re_group[np.maximum(group, 0)] * after_start[:, None])
+        occasion = (
+            streams.normal("occasion", pid[:, None], w.wave, np.arange(len(CONSTRUCTS))[None, :])
+            @ chol.T
+        )
+        latent = (
+            np.sqrt(cfg.variance_facility) * re_fac[fac_of[idx]]
+            + np.sqrt(cfg.variance_unit) * re_unit[unit_of[idx]]
+            + np.sqrt(cfg.variance_person) * traits[idx]
+            + np.sqrt(cfg.variance_occasion) * occasion
+            + np.sqrt(cfg.variance_peer_group)
+            * re_group[np.maximum(group, 0)]
+            * after_start[:, None]
+        )
         means = np.array([cfg.scales[c].mean for c in CONSTRUCTS])
         sds = np.array([cfg.scales[c].sd for c in CONSTRUCTS])
         rel = np.array([cfg.scales[c].reliability for c in CONSTRUCTS])
@@ -187,14 +244,26 @@ def simulate_surveys(cfg: SimulationConfig, org: Organisation, program: Program,
             cols = item_construct == k
             diff = ((y1[:, cols] - y0[:, cols]) * mult[cols]).mean(axis=1)
             sel = enrolled
-            effect_rows.append(pd.DataFrame({
-                "pid": pid[sel], "wave": w.wave, "cohort": cohort[sel], "construct": construct,
-                "months_since_start": months[sel], "dose": dose[sel], "effect_share": effect_share[sel],
-                "effect": diff[sel],
-            }))
+            effect_rows.append(
+                pd.DataFrame(
+                    {
+                        "pid": pid[sel],
+                        "wave": w.wave,
+                        "cohort": cohort[sel],
+                        "construct": construct,
+                        "months_since_start": months[sel],
+                        "dose": dose[sel],
+                        "effect_share": effect_share[sel],
+                        "effect": diff[sel],
+                    }
+                )
+            )
 
         # Item non-response: MCAR per item, and break-offs in the last third of the battery.
-        missing = streams.uniform("item_missing", pid[:, None], w.wave, np.arange(n_items)[None, :]) < cfg.item_missing_rate
+        missing = (
+            streams.uniform("item_missing", pid[:, None], w.wave, np.arange(n_items)[None, :])
+            < cfg.item_missing_rate
+        )
         breaks = streams.uniform("breakoff", pid, w.wave) < cfg.breakoff_rate
         third = n_items - n_items // 3
         break_at = third + np.floor(streams.uniform("breakoff_at", pid, w.wave) * (n_items - third))
@@ -207,7 +276,8 @@ def simulate_surveys(cfg: SimulationConfig, org: Organisation, program: Program,
         responses.append(frame)
 
     waves = waves.assign(
-        invited=[r[0] for r in wave_rows], responded=[r[1] for r in wave_rows],
+        invited=[r[0] for r in wave_rows],
+        responded=[r[1] for r in wave_rows],
         response_intercept=[r[2] for r in wave_rows],
     )
     responses_df = pd.concat(responses, ignore_index=True)

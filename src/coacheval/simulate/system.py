@@ -99,8 +99,9 @@ class SimulatedSystem:
         return write_system(self, Path(out), messy=messy)
 
 
-def simulate_health_system(config: SimulationConfig | None = None, *, progress: Progress | None = None,
-                           **overrides: Any) -> SimulatedSystem:
+def simulate_health_system(
+    config: SimulationConfig | None = None, *, progress: Progress | None = None, **overrides: Any
+) -> SimulatedSystem:
     """Simulate a health system's leaders, coaching program, surveys and turnover.
 
     Parameters
@@ -129,7 +130,11 @@ def simulate_health_system(config: SimulationConfig | None = None, *, progress: 
     >>> system.truth["retention"]["true_effect"]["hazard_ratio"]
     0.85
     """
-    cfg = (config or SimulationConfig()).with_overrides(overrides) if overrides else (config or SimulationConfig())
+    cfg = (
+        (config or SimulationConfig()).with_overrides(overrides)
+        if overrides
+        else (config or SimulationConfig())
+    )
     step = progress or (lambda _label: None)
     streams = Streams(cfg.seed)
     instruments = load_instruments()
@@ -144,7 +149,9 @@ def simulate_health_system(config: SimulationConfig | None = None, *, progress: 
     step("extracts")
     costs = program_costs(cfg, org, program)
     extracts, ids = build_extracts(cfg, org, program, surveys, costs, streams)
-    truth = build_truth(cfg, org, model, program, surveys, in_window(cfg, program.people), instruments)
+    truth = build_truth(
+        cfg, org, model, program, surveys, in_window(cfg, program.people), instruments
+    )
     return SimulatedSystem(cfg, extracts, truth, instruments, org, model, program, surveys, ids)
 
 
@@ -155,8 +162,11 @@ def file_digest(path: Path) -> str:
 
 def dump_json(data: Any, path: Path) -> None:
     """Write JSON deterministically (sorted keys, fixed separators, trailing newline)."""
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default)
+        + "\n",
+        encoding="utf-8",
+    )
 
 
 def _json_default(obj: Any) -> Any:

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 
 from coacheval.measures.instruments import Instrument
-from coacheval.simulate.config import CONSTRUCTS, ROLE_LEVELS, SOURCES, TERMINATION_CAUSES, SimulationConfig
+from coacheval.simulate.config import (
+    CONSTRUCTS,
+    ROLE_LEVELS,
+    SOURCES,
+    TERMINATION_CAUSES,
+    SimulationConfig,
+)
 from coacheval.simulate.hazards import DAYS_PER_YEAR, HazardModel, integrated_hazards
 from coacheval.simulate.organisation import Organisation
 from coacheval.simulate.program import Program
@@ -19,30 +25,62 @@ def _round(x: float) -> float:
     return float(np.round(float(x), 10))
 
 
-def _expected_events(cfg: SimulationConfig, model: HazardModel, people: pd.DataFrame,
-                     exposed: bool | None) -> dict[str, float]:
-    lower = (np.maximum(people.hire_day.to_numpy(), cfg.window_start_day) - people.hire_day.to_numpy()) / DAYS_PER_YEAR
-    upper = (np.minimum(people.exit_day.to_numpy(), cfg.extract_day) - people.hire_day.to_numpy()) / DAYS_PER_YEAR
-    enrol = (people.enrol_day.to_numpy() - people.hire_day.to_numpy()) / DAYS_PER_YEAR
-    ih = integrated_hazards(model, people.age_hire.to_numpy(), people.frailty.to_numpy(),
-                            enrol, lower, np.maximum(upper, lower), exposed=exposed)
+def _expected_events(
+    cfg: SimulationConfig, model: HazardModel, people: pd.DataFrame, exposed: bool | None
+) -> dict[str, float]:
+    """Sum over people of the integrated cause-specific hazards over their time in the window.
+
+    Uses the continuous hire and exit times the whole-day dates are floored from, so that the
+    observed number of events by cause is Poisson-distributed around these values.
+    """
+    hire = people.hire_exact.to_numpy()
+    lower = (np.maximum(hire, cfg.window_start_day) - hire) / DAYS_PER_YEAR
+    upper = (np.minimum(people.exit_exact.to_numpy(), cfg.extract_day) - hire) / DAYS_PER_YEAR
+    enrol = (people.enrol_day.to_numpy() - hire) / DAYS_PER_YEAR
+    ih = integrated_hazards(
+        model,
+        people.age_hire.to_numpy(),
+        people.frailty.to_numpy(),
+        enrol,
+        lower,
+        np.maximum(upper, lower),
+        exposed=exposed,
+    )
     return {c: _round(v) for c, v in zip(TERMINATION_CAUSES, ih.sum(axis=0), strict=True)}
 
 
-def build_truth(cfg: SimulationConfig, org: Organisation, model: HazardModel, program: Program,
-                surveys: Surveys, window_people: pd.DataFrame,
-                instruments: dict[str, Instrument]) -> dict[str, Any]:
+def build_truth(
+    cfg: SimulationConfig,
+    org: Organisation,
+    model: HazardModel,
+    program: Program,
+    surveys: Surveys,
+    window_people: pd.DataFrame,
+    instruments: dict[str, Instrument],
+) -> dict[str, Any]:
     """Assemble ``truth.json`` (without file hashes and injected problems, added on writing)."""
     people = window_people
     observed = people.exit_day.to_numpy() <= cfg.extract_day
-    exposure_years = (np.minimum(people.exit_day, cfg.extract_day) - np.maximum(people.hire_day, cfg.window_start_day)) / DAYS_PER_YEAR
-    events = {c: int(((people.cause.to_numpy() == k) & observed).sum()) for k, c in enumerate(TERMINATION_CAUSES)}
+    exposure_years = (
+        np.minimum(people.exit_day, cfg.extract_day)
+        - np.maximum(people.hire_day, cfg.window_start_day)
+    ) / DAYS_PER_YEAR
+    events = {
+        c: int(((people.cause.to_numpy() == k) & observed).sum())
+        for k, c in enumerate(TERMINATION_CAUSES)
+    }
 
     effects = surveys.effects
-    att_rows = (effects.groupby(["construct", "cohort", "wave"])
-                .agg(n=("effect", "size"), att=("effect", "mean"), mean_effect_share=("effect_share", "mean"),
-                     mean_months_since_start=("months_since_start", "mean"))
-                .reset_index())
+    att_rows = (
+        effects.groupby(["construct", "cohort", "wave"])
+        .agg(
+            n=("effect", "size"),
+            att=("effect", "mean"),
+            mean_effect_share=("effect_share", "mean"),
+            mean_months_since_start=("months_since_start", "mean"),
+        )
+        .reset_index()
+    )
     att_rows = att_rows[att_rows.mean_months_since_start > 0]
     scales = {}
     for c in CONSTRUCTS:
@@ -84,15 +122,19 @@ def build_truth(cfg: SimulationConfig, org: Organisation, model: HazardModel, pr
         },
         "retention": {
             "hazards": model.to_dict(),
-            "target_separations_per_person_year": {k: _round(v) for k, v in cfg.cause_rates().items()},
+            "target_separations_per_person_year": {
+                k: _round(v) for k, v in cfg.cause_rates().items()
+            },
             "true_effect": {
                 "estimand": "conditional hazard ratio of voluntary exit, enrolled vs not yet enrolled",
                 "hazard_ratio": cfg.voluntary_hr,
                 "applies": "from the enrolment date on, for the rest of employment (intention to treat)",
                 "causes_affected": ["voluntary"],
                 "other_causes_hazard_ratio": 1.0,
-                "note": ("conditional on the latent engagement and burnout traits (frailty); a marginal "
-                         "HR from a model without them is slightly closer to 1"),
+                "note": (
+                    "conditional on the latent engagement and burnout traits (frailty); a marginal "
+                    "HR from a model without them is slightly closer to 1"
+                ),
             },
             "expected_events_in_window": {
                 "all_time": _expected_events(cfg, model, people, None),
@@ -102,9 +144,12 @@ def build_truth(cfg: SimulationConfig, org: Organisation, model: HazardModel, pr
         },
         "program": {
             "cohorts": [
-                {"cohort_id": r.cohort_id, "start_day_iso": str(np.datetime64(int(r.start_day), "D")),
-                 "enrolled": int((enr.cohort == r.cohort).sum()),
-                 "groups": int((groups.cohort == r.cohort).sum())}
+                {
+                    "cohort_id": r.cohort_id,
+                    "start_day_iso": str(np.datetime64(int(r.start_day), "D")),
+                    "enrolled": int((enr.cohort == r.cohort).sum()),
+                    "groups": int((groups.cohort == r.cohort).sum()),
+                }
                 for r in program.cohorts.itertuples()
             ],
             "enrolled": len(enr),
@@ -124,13 +169,20 @@ def build_truth(cfg: SimulationConfig, org: Organisation, model: HazardModel, pr
         },
         "surveys": {
             "waves": [
-                {"wave_id": r.wave_id, "invited": int(r.invited), "responded": int(r.responded),
-                 "configured_response_rate": cfg.response_rate}
+                {
+                    "wave_id": r.wave_id,
+                    "invited": int(r.invited),
+                    "responded": int(r.responded),
+                    "configured_response_rate": cfg.response_rate,
+                }
                 for r in surveys.waves.itertuples()
             ],
-            "icc": {"unit_including_facility": cfg.icc_unit, "facility": cfg.variance_facility,
-                    "peer_group": cfg.variance_peer_group,
-                    "note": "share of true-score variance; observed scale ICC is about icc x reliability"},
+            "icc": {
+                "unit_including_facility": cfg.icc_unit,
+                "facility": cfg.variance_facility,
+                "peer_group": cfg.variance_peer_group,
+                "note": "share of true-score variance; observed scale ICC is about icc x reliability",
+            },
             "scales": scales,
             "effect_trajectory": {
                 "ramp_months": cfg.ramp_months,
@@ -140,9 +192,14 @@ def build_truth(cfg: SimulationConfig, org: Organisation, model: HazardModel, pr
                 "dose": "effect scales with program sessions attended / planned, relative to reference_dose",
             },
             "realised_att": [
-                {"construct": r.construct, "cohort_id": program.cohorts.cohort_id.iloc[int(r.cohort)],
-                 "wave_id": surveys.waves.wave_id.iloc[int(r.wave)], "n_respondents": int(r.n),
-                 "att": _round(r.att), "mean_months_since_start": _round(r.mean_months_since_start)}
+                {
+                    "construct": r.construct,
+                    "cohort_id": program.cohorts.cohort_id.iloc[int(r.cohort)],
+                    "wave_id": surveys.waves.wave_id.iloc[int(r.wave)],
+                    "n_respondents": int(r.n),
+                    "att": _round(r.att),
+                    "mean_months_since_start": _round(r.mean_months_since_start),
+                }
                 for r in att_rows.itertuples()
             ],
         },

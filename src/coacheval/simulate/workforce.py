@@ -29,9 +29,14 @@ def person_traits(cfg: SimulationConfig, streams: Streams, pid: np.ndarray) -> n
     return normals @ chol.T
 
 
-def simulate_chains(cfg: SimulationConfig, org: Organisation, streams: Streams,
-                    model: HazardModel, enrol_pid: np.ndarray | None = None,
-                    enrol_day: np.ndarray | None = None) -> pd.DataFrame:
+def simulate_chains(
+    cfg: SimulationConfig,
+    org: Organisation,
+    streams: Streams,
+    model: HazardModel,
+    enrol_pid: np.ndarray | None = None,
+    enrol_day: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Simulate every seat's occupants from the burn-in start to the extract date.
 
     Parameters
@@ -45,8 +50,9 @@ def simulate_chains(cfg: SimulationConfig, org: Organisation, streams: Streams,
     -------
     DataFrame
         One row per person hired before the extract date: ``pid, seat, generation, hire_day,
-        exit_day, cause, age_hire, frailty, enrol_day`` (``inf`` when never enrolled) and the
-        traits ``z_<construct>``.
+        exit_day, cause, age_hire, frailty, enrol_day`` (``inf`` when never enrolled), the
+        traits ``z_<construct>``, and ``hire_exact, exit_exact``: the continuous times that the
+        whole-day ``hire_day`` and ``exit_day`` are floored from.
     """
     seats = org.seats
     n_seats = len(seats)
@@ -70,14 +76,34 @@ def simulate_chains(cfg: SimulationConfig, org: Organisation, streams: Streams,
         traits = person_traits(cfg, streams, pid)
         frailty = np.exp(b_eng * traits[:, _ENG] + b_burn * traits[:, _BURN] - v / 2)
         pos = np.clip(np.searchsorted(enrol_keys, pid), 0, max(len(enrol_keys) - 1, 0))
-        has = (len(enrol_keys) > 0) & (enrol_keys[pos] == pid) if len(enrol_keys) else np.zeros(len(pid), bool)
+        has = (
+            (len(enrol_keys) > 0) & (enrol_keys[pos] == pid)
+            if len(enrol_keys)
+            else np.zeros(len(pid), bool)
+        )
         e_day = np.where(has, enrol_days[pos] if len(enrol_keys) else np.inf, np.inf)
-        years, cause = sample_exits(model, age, frailty, (e_day - hire) / DAYS_PER_YEAR,
-                                    streams.exponential("exit", pid), streams.uniform("cause", pid))
+        years, cause = sample_exits(
+            model,
+            age,
+            frailty,
+            (e_day - hire) / DAYS_PER_YEAR,
+            streams.exponential("exit", pid),
+            streams.uniform("cause", pid),
+        )
         exit_day = hire + years * DAYS_PER_YEAR
-        frame = {"pid": pid, "seat": active, "generation": np.full(len(pid), generation),
-                 "hire_day": hire, "exit_day": exit_day, "cause": cause, "age_hire": age,
-                 "frailty": frailty, "enrol_day": e_day}
+        frame = {
+            "pid": pid,
+            "seat": active,
+            "generation": np.full(len(pid), generation),
+            "hire_day": hire,
+            "exit_day": exit_day,
+            "hire_exact": hire,
+            "exit_exact": exit_day,
+            "cause": cause,
+            "age_hire": age,
+            "frailty": frailty,
+            "enrol_day": e_day,
+        }
         frame.update({f"z_{c}": traits[:, k] for k, c in enumerate(CONSTRUCTS)})
         frames.append(pd.DataFrame(frame))
         vacancy = cfg.vacancy_days_mean * streams.exponential("vacancy", pid)
@@ -88,7 +114,9 @@ def simulate_chains(cfg: SimulationConfig, org: Organisation, streams: Streams,
     people = pd.concat(frames, ignore_index=True)
     # Whole days: a person is hired on hire_day and leaves on exit_day (their last day).
     people["hire_day"] = np.floor(people["hire_day"]).astype(np.int64)
-    people["exit_day"] = np.maximum(np.floor(people["exit_day"]).astype(np.int64), people["hire_day"])
+    people["exit_day"] = np.maximum(
+        np.floor(people["exit_day"]).astype(np.int64), people["hire_day"]
+    )
     return people.sort_values("pid", ignore_index=True)
 
 

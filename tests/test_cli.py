@@ -1,0 +1,135 @@
+"""The command line: help, version, exit codes, and no traceback for user errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coacheval import __version__
+from coacheval.cli import main
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    out = capsys.readouterr()
+    return int(exit_info.value.code), out.out + out.err
+
+
+def test_help_lists_commands_and_exits_zero(capsys):
+    code, text = run_cli(["--help"], capsys)
+    assert code == 0
+    assert "demo" in text and "simulate" in text and "Exit codes" in text
+
+
+def test_version(capsys):
+    code, text = run_cli(["--version"], capsys)
+    assert code == 0
+    assert text.strip() == f"coacheval {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--bogus"], "No such option"),
+        (["simulate"], "Missing option '--out'"),
+        (["simulate", "--out", "x", "--leaders", "5"], "5 is not in the range"),
+        (["frobnicate"], "No such command"),
+        ([], "Usage"),
+    ],
+)
+def test_bad_usage_exits_two_without_traceback(args, message, capsys):
+    code, text = run_cli(args, capsys)
+    assert code == 2
+    assert message in text
+    assert "Traceback" not in text
+
+
+def test_bad_config_file_names_the_file_and_exits_two(tmp_path, capsys):
+    config = tmp_path / "sim.yaml"
+    config.write_text("program:\n  n_cohorts: 0\n", encoding="utf-8")
+    code, text = run_cli(
+        ["simulate", "--out", str(tmp_path / "o"), "--config", str(config)], capsys
+    )
+    assert code == 2
+    assert str(config) in text and "n_cohorts must be >= 1" in text
+    assert "Traceback" not in text
+
+
+def test_config_value_of_wrong_type_is_a_user_error(tmp_path, capsys):
+    config = tmp_path / "sim.yaml"
+    config.write_text("response_rate: high\n", encoding="utf-8")
+    code, text = run_cli(
+        ["simulate", "--out", str(tmp_path / "o"), "--config", str(config)], capsys
+    )
+    assert code == 2
+    assert "response_rate" in text and "Traceback" not in text
+
+
+def test_internal_error_exits_one_with_a_short_message(monkeypatch, tmp_path, capsys):
+    import coacheval.simulate
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(coacheval.simulate, "simulate_health_system", broken)
+    monkeypatch.delenv("COACHEVAL_DEBUG", raising=False)
+    code, text = run_cli(["simulate", "--out", str(tmp_path)], capsys)
+    assert code == 1
+    assert "Internal error" in text and "simulated bug" in text
+    assert "Traceback" not in text
+
+
+def test_python_dash_m_and_console_script_agree(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "coacheval", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "simulate" in result.stdout
+
+
+def test_demo_runs_from_any_folder_and_says_what_it_made(tmp_path):
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "coacheval", "demo", "--leaders", "200"],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    made = workdir / "coacheval-demo" / "extracts"
+    expected = {"hr_roster.csv", "survey_responses.csv", "enrolment.csv", "truth.json"}
+    assert expected <= {p.name for p in made.iterdir()}
+    assert "coacheval-demo" in result.stdout and "Terminations, voluntary" in result.stdout
+
+
+def test_simulate_writes_where_asked(tmp_path, capsys):
+    code, _ = run_cli(
+        [
+            "simulate",
+            "--out",
+            str(tmp_path / "sim"),
+            "--leaders",
+            "120",
+            "--cohorts",
+            "4",
+            "--voluntary-hr",
+            "1.0",
+        ],
+        capsys,
+    )
+    assert code == 0
+    import json
+
+    truth = json.loads(Path(tmp_path / "sim" / "truth.json").read_text(encoding="utf-8"))
+    assert len(truth["program"]["cohorts"]) == 4
+    assert truth["retention"]["true_effect"]["hazard_ratio"] == 1.0
