@@ -68,11 +68,15 @@ def iso(days: np.ndarray | pd.Series) -> np.ndarray:
     return out
 
 
-def assign_employee_ids(streams: Streams, pids: np.ndarray) -> dict[int, str]:
-    """Draw unique 7-digit employee ids (some with leading zeros), keyed by pid."""
+def assign_employee_ids(streams: Streams, pids: np.ndarray) -> pd.Series:
+    """Draw unique 7-digit employee ids (some with leading zeros), indexed by pid."""
     rng = streams.generator("employee_ids")
     numbers = rng.choice(ID_SPACE - 1, size=len(pids), replace=False) + 1
-    return {int(p): f"{n:07d}" for p, n in zip(np.sort(pids), numbers, strict=True)}
+    return pd.Series(
+        np.char.zfill(numbers.astype(str), 7).astype(object),
+        index=np.sort(pids),
+        name="employee_id",
+    )
 
 
 def in_window(cfg: SimulationConfig, people: pd.DataFrame) -> pd.DataFrame:
@@ -90,7 +94,7 @@ def build_extracts(
     surveys: Surveys,
     costs: pd.DataFrame,
     streams: Streams,
-) -> tuple[dict[str, pd.DataFrame], dict[int, str]]:
+) -> tuple[dict[str, pd.DataFrame], pd.Series]:
     """Build the clean extracts.
 
     Returns
@@ -139,7 +143,7 @@ def build_extracts(
     enr = program.enrolment.sort_values(["cohort", "group", "pid"])
     enrolment = pd.DataFrame(
         {
-            "employee_id": [ids[int(p)] for p in enr.pid],
+            "employee_id": ids.loc[enr.pid].to_numpy(),
             "cohort_id": cohort_ids[enr.cohort.to_numpy()],
             "group_id": group_ids[enr.group.to_numpy()],
             "enrol_date": iso(enr.enrol_day),
@@ -163,7 +167,7 @@ def build_extracts(
     attendance = pd.DataFrame(
         {
             "session_id": session_ids[att.session.to_numpy()],
-            "employee_id": [ids[int(p)] for p in att.pid],
+            "employee_id": ids.loc[att.pid].to_numpy(),
             "attended": np.where(att.attended.to_numpy(), "Y", "N"),
         }
     )
@@ -180,16 +184,24 @@ def build_extracts(
     items = resp.columns[3:]
     survey = pd.DataFrame(
         {
-            "employee_id": [ids[int(p)] for p in resp.pid],
+            "employee_id": ids.loc[resp.pid].to_numpy(),
             "wave_id": waves.wave_id.to_numpy()[resp.wave.to_numpy()],
             "response_date": iso(resp.response_day),
         }
     )
     for col in items:
-        survey[col] = resp[col].astype("Int64")
-    survey = survey.sort_values(
-        ["wave_id", "response_date", "employee_id"], kind="stable", ignore_index=True
+        values = resp[col].to_numpy()
+        missing = np.isnan(values)
+        survey[col] = pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
+    # Sort by wave, date and id; ids are zero-padded digits, so numeric order is text order.
+    order = np.lexsort(
+        (
+            survey.employee_id.astype(np.int64).to_numpy(),
+            resp.response_day.to_numpy(),
+            resp.wave.to_numpy(),
+        )
     )
+    survey = survey.iloc[order].reset_index(drop=True)
     cost_tab = pd.DataFrame(
         {
             "cost_id": [f"K{i + 1:04d}" for i in range(len(costs))],
@@ -227,7 +239,7 @@ def _hr_roster(
     org: Organisation,
     people: pd.DataFrame,
     everyone: pd.DataFrame,
-    ids: dict[int, str],
+    ids: pd.Series,
     streams: Streams,
 ) -> pd.DataFrame:
     seats = org.seats
@@ -258,7 +270,7 @@ def _hr_roster(
     facs = org.facilities
     hr = pd.DataFrame(
         {
-            "employee_id": [ids[int(p)] for p in pid],
+            "employee_id": ids.loc[pid].to_numpy(),
             "employee_name": [
                 f"{last}, {first}"
                 for first, last in zip(details["first_name"], details["last_name"], strict=True)
@@ -287,7 +299,9 @@ def _hr_roster(
             "highest_degree": details["highest_degree"],
         }
     )
-    return hr.sort_values("employee_id", ignore_index=True)
+    return hr.iloc[
+        np.argsort(hr.employee_id.astype(np.int64).to_numpy(), kind="stable")
+    ].reset_index(drop=True)
 
 
 def _manager_ids(
@@ -295,7 +309,7 @@ def _manager_ids(
     org: Organisation,
     people: pd.DataFrame,
     everyone: pd.DataFrame,
-    ids: dict[int, str],
+    ids: pd.Series,
     on_day: np.ndarray,
 ) -> np.ndarray:
     """Employee id of the person in the manager's seat on each person's last day (or extract).
@@ -321,12 +335,7 @@ def _manager_ids(
         & (exit_arr[np.maximum(pos, 0)] > on_day[has])
     )
     found = pid_arr[np.maximum(pos, 0)]
-    vals = np.array(
-        [ids.get(int(p), "") if good else "" for p, good in zip(found, ok, strict=True)],
-        dtype=object,
-    )
-    out[has] = vals
+    out[has] = np.where(ok, ids.reindex(found).fillna("").to_numpy(), "")
     fac = seats.facility.to_numpy()[people.seat.to_numpy()]
-    cno = np.array([f"{9_100_000 + int(f):07d}" for f in fac], dtype=object)
-    out[~has] = cno[~has]
+    out[~has] = (9_100_000 + fac[~has]).astype(str)
     return out

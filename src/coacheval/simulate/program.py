@@ -89,6 +89,20 @@ def _selection_score(
     )
 
 
+def _valid_windows(levels: np.ndarray, depts: np.ndarray, size: int) -> np.ndarray:
+    """For each start i, whether members i..i+size-1 may form a group (padded with False)."""
+    n = len(levels)
+    out = np.zeros(n + 4, bool)
+    if n < size:
+        return out
+    windows = np.lib.stride_tricks.sliding_window_view
+    lv = windows(levels, size)
+    dp = windows(depts, size)
+    ok = (lv.max(axis=1) - lv.min(axis=1) <= 1) & (dp != dp[:, :1]).any(axis=1)
+    out[: len(ok)] = ok
+    return out
+
+
 def _partition(
     levels: np.ndarray, depts: np.ndarray, four_share: float, rng: np.random.Generator
 ) -> list[int] | None:
@@ -98,23 +112,16 @@ def _partition(
     least two departments.
     """
     n = len(levels)
-
-    def valid(i: int, size: int) -> bool:
-        j = i + size
-        if j > n:
-            return False
-        lv = levels[i:j]
-        return lv.max() - lv.min() <= 1 and len(np.unique(depts[i:j])) >= 2
-
+    valid = {size: _valid_windows(levels, depts, size) for size in (3, 4)}
     feasible = np.zeros(n + 1, bool)
     feasible[n] = True
     for i in range(n - 1, -1, -1):
-        feasible[i] = any(valid(i, s) and feasible[i + s] for s in (3, 4))
+        feasible[i] = (valid[3][i] and feasible[i + 3]) or (valid[4][i] and feasible[i + 4])
     if not feasible[0]:
         return None
     sizes, i = [], 0
     while i < n:
-        options = [s for s in (4, 3) if valid(i, s) and feasible[i + s]]
+        options = [s for s in (4, 3) if valid[s][i] and feasible[i + s]]
         size = options[0] if len(options) == 1 else (4 if rng.uniform() < four_share else 3)
         sizes.append(size)
         i += size
@@ -200,7 +207,11 @@ def run_program(
         )
         enrol_pid = np.concatenate([enrol_pid, placed.pid.to_numpy()])
         enrol_day = np.concatenate([enrol_day, np.full(len(placed), float(c.start_day))])
-        people = simulate_chains(cfg, org, streams, model, enrol_pid, enrol_day)
+        # Enrolment changes the enrolees' exits, and so their successors: redo those seats.
+        affected = placed.seat.to_numpy()
+        redone = simulate_chains(cfg, org, streams, model, enrol_pid, enrol_day, seats=affected)
+        people = pd.concat([people[~people.seat.isin(affected)], redone], ignore_index=True)
+        people = people.sort_values("pid", ignore_index=True)
     enrolled = pd.concat(records, ignore_index=True)
     enrolled["group"] = enrolled.groupby(["cohort", "group_in_cohort"]).ngroup()
     people = people.merge(enrolled[["pid", "cohort", "group"]], on="pid", how="left")

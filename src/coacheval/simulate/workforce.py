@@ -36,6 +36,7 @@ def simulate_chains(
     model: HazardModel,
     enrol_pid: np.ndarray | None = None,
     enrol_day: np.ndarray | None = None,
+    seats: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Simulate every seat's occupants from the burn-in start to the extract date.
 
@@ -45,6 +46,8 @@ def simulate_chains(
         Configuration, organisation, random streams and calibrated hazards.
     enrol_pid, enrol_day
         Persons enrolled in the program and their enrolment day (days since 1970-01-01).
+    seats
+        Simulate only these seats' chains (all seats when omitted).
 
     Returns
     -------
@@ -54,13 +57,12 @@ def simulate_chains(
         traits ``z_<construct>``, and ``hire_exact, exit_exact``: the continuous times that the
         whole-day ``hire_day`` and ``exit_day`` are floored from.
     """
-    seats = org.seats
-    n_seats = len(seats)
-    role_age = np.asarray(cfg.role_level_age_mean)[seats.role_rank.to_numpy()]
+    role_age = np.asarray(cfg.role_level_age_mean)[org.seats.role_rank.to_numpy()]
     burn_start = cfg.window_start_day - cfg.burn_in_years * DAYS_PER_YEAR
-    all_seats = np.arange(n_seats)
-    hire = burn_start - 10 * DAYS_PER_YEAR * streams.uniform("first_hire", all_seats)
-    active = all_seats
+    active = (
+        np.arange(len(org.seats)) if seats is None else np.unique(np.asarray(seats, dtype=np.int64))
+    )
+    hire = burn_start - 10 * DAYS_PER_YEAR * streams.uniform("first_hire", active)
     (b_eng, b_burn), v = model.frailty_coefficients, model.frailty_variance
     if enrol_pid is None or enrol_day is None:
         enrol_pid, enrol_day = np.empty(0, np.int64), np.empty(0)
