@@ -159,3 +159,16 @@ def test_a_tiny_system_still_works():
     system = simulate_health_system(seed=3, n_leaders=20, n_facilities=1)
     assert system.summary()["leader_positions"] == 20
     assert len(system.extracts["hr_roster"]) >= 20
+
+
+def test_unreachable_turnover_targets_are_a_clear_error():
+    with pytest.raises(ConfigError, match="turnover targets cannot be reached"):
+        simulate_health_system(seed=1, n_leaders=100, mandatory_exit_age=55.0)
+
+
+def test_calibrated_hazards_reproduce_the_targets(model):
+    from coacheval.simulate.hazards import equilibrium_rates
+
+    cfg = SimulationConfig()
+    rates = equilibrium_rates(cfg, model, np.array([570, 151, 224, 55]))
+    np.testing.assert_allclose(rates, list(cfg.cause_rates().values()), rtol=1e-7)

@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import root
 
-from coacheval.simulate.config import ROLE_LEVELS, SimulationConfig
+from coacheval.errors import ConfigError
+from coacheval.simulate.config import SimulationConfig
 
 DAYS_PER_YEAR = 365.25
 N_CAUSES = 4  # voluntary, involuntary, retirement, other
@@ -218,19 +220,11 @@ def calibrate(cfg: SimulationConfig, role_counts: np.ndarray) -> HazardModel:
     HazardModel
     """
     coef, v = frailty_parameters(cfg)
-    gh_x, gh_w = np.polynomial.hermite_e.hermegauss(15)
-    gh_w = gh_w / gh_w.sum()
-    frail_nodes = np.exp(np.sqrt(v) * gh_x - v / 2)
-    age_x, age_w = np.polynomial.hermite_e.hermegauss(9)
-    age_w = age_w / age_w.sum()
     targets = np.array(list(cfg.cause_rates().values()))
-    base = targets.copy()
-    dt = 1.0 / 12.0
-    grid = np.arange(0.0, 60.0, dt)
-    vac = cfg.vacancy_days_mean / DAYS_PER_YEAR
-    for _ in range(60):
-        model = HazardModel(
-            tuple(base),
+
+    def model_for(base: np.ndarray) -> HazardModel:
+        return HazardModel(
+            tuple(float(b) for b in base),
             cfg.tenure_multipliers,
             cfg.retirement_age_bands,
             cfg.retirement_age_multipliers,
@@ -239,50 +233,68 @@ def calibrate(cfg: SimulationConfig, role_counts: np.ndarray) -> HazardModel:
             coef,
             v,
         )
-        events = np.zeros(N_CAUSES)
-        time = 0.0
-        for r, n_r in enumerate(role_counts):
-            if n_r == 0:
-                continue
-            ages = np.clip(cfg.role_level_age_mean[r] + AGE_SD * age_x, *AGE_BOUNDS)
-            a, f = np.meshgrid(ages, frail_nodes, indexing="ij")
-            w = np.outer(age_w, gh_w).ravel()
-            a, f = a.ravel(), f.ravel()
-            mandatory = cfg.mandatory_exit_age - a
-            mid = grid[None, :] + dt / 2
-            haz = _segment_hazards(
-                model, mid, a[:, None] + mid, f[:, None], np.zeros((len(a), len(grid)), bool)
-            )
-            alive_step = (grid[None, :] + dt) <= mandatory[:, None]
-            haz = haz * alive_step[..., None]
-            total = haz.sum(-1)
-            cum = np.concatenate([np.zeros((len(a), 1)), np.cumsum(total * dt, axis=1)], axis=1)
-            surv = np.exp(-cum)
-            step_event = surv[:, :-1] - surv[:, 1:]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                exp_time = np.where(total > 0, step_event / total, 0.0)
-                share = np.where(total[..., None] > 0, haz / total[..., None], 0.0)
-            e_t = (exp_time * alive_step).sum(1)
-            e_n = (step_event[..., None] * share).sum(1)
-            e_n[:, 2] += surv[np.arange(len(a)), alive_step.sum(1)]  # forced retirement
-            e_t_r, e_n_r = w @ e_t, w @ e_n
-            cycle = e_t_r + vac
-            events += n_r * e_n_r / cycle
-            time += n_r * e_t_r / cycle
-        rates = events / time
-        if np.allclose(rates, targets, rtol=1e-7):
-            break
-        base = base * targets / rates
-    return HazardModel(
-        tuple(float(b) for b in base),
-        cfg.tenure_multipliers,
-        cfg.retirement_age_bands,
-        cfg.retirement_age_multipliers,
-        cfg.mandatory_exit_age,
-        cfg.voluntary_hr,
-        coef,
-        v,
-    )
+
+    def log_gap(log_base: np.ndarray) -> np.ndarray:
+        rates = equilibrium_rates(cfg, model_for(np.exp(log_base)), role_counts)
+        return np.log(rates) - np.log(targets)
+
+    solution = root(log_gap, np.log(targets), method="hybr", options={"xtol": 1e-10})
+    if not solution.success or np.max(np.abs(log_gap(solution.x))) > 1e-7:
+        raise ConfigError(
+            "the turnover targets cannot be reached with these settings (for example, forced "
+            "retirement at mandatory_exit_age alone exceeds the retirement share)"
+        )
+    return model_for(np.exp(solution.x))
 
 
-__all__ = ["ROLE_LEVELS", "HazardModel", "calibrate", "integrated_hazards", "sample_exits"]
+def equilibrium_rates(
+    cfg: SimulationConfig, model: HazardModel, role_counts: np.ndarray
+) -> np.ndarray:
+    """Separations per person-year by cause of a workforce in renewal equilibrium.
+
+    Quadrature over age at hire (9 Gauss-Hermite nodes per role) and frailty (15 nodes), on a
+    monthly tenure grid up to the mandatory exit age.
+    """
+    v = model.frailty_variance
+    gh_x, gh_w = np.polynomial.hermite_e.hermegauss(15)
+    gh_w = gh_w / gh_w.sum()
+    frail_nodes = np.exp(np.sqrt(v) * gh_x - v / 2)
+    age_x, age_w = np.polynomial.hermite_e.hermegauss(9)
+    age_w = age_w / age_w.sum()
+    dt = 1.0 / 12.0
+    grid = np.arange(0.0, 60.0, dt)
+    vac = cfg.vacancy_days_mean / DAYS_PER_YEAR
+    events = np.zeros(N_CAUSES)
+    time = 0.0
+    for r, n_r in enumerate(role_counts):
+        if n_r == 0:
+            continue
+        ages = np.clip(cfg.role_level_age_mean[r] + AGE_SD * age_x, *AGE_BOUNDS)
+        a, f = np.meshgrid(ages, frail_nodes, indexing="ij")
+        w = np.outer(age_w, gh_w).ravel()
+        a, f = a.ravel(), f.ravel()
+        mandatory = cfg.mandatory_exit_age - a
+        mid = grid[None, :] + dt / 2
+        haz = _segment_hazards(
+            model, mid, a[:, None] + mid, f[:, None], np.zeros((len(a), len(grid)), bool)
+        )
+        alive_step = (grid[None, :] + dt) <= mandatory[:, None]
+        haz = haz * alive_step[..., None]
+        total = haz.sum(-1)
+        cum = np.concatenate([np.zeros((len(a), 1)), np.cumsum(total * dt, axis=1)], axis=1)
+        surv = np.exp(-cum)
+        step_event = surv[:, :-1] - surv[:, 1:]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            exp_time = np.where(total > 0, step_event / total, 0.0)
+            share = np.where(total[..., None] > 0, haz / total[..., None], 0.0)
+        e_t = (exp_time * alive_step).sum(1)
+        e_n = (step_event[..., None] * share).sum(1)
+        e_n[:, 2] += surv[np.arange(len(a)), alive_step.sum(1)]  # forced retirement
+        e_t_r, e_n_r = w @ e_t, w @ e_n
+        cycle = e_t_r + vac
+        events += n_r * e_n_r / cycle
+        time += n_r * e_t_r / cycle
+    return events / time
+
+
+__all__ = ["HazardModel", "calibrate", "equilibrium_rates", "integrated_hazards", "sample_exits"]

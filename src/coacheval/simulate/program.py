@@ -209,9 +209,10 @@ def run_program(
         enrol_day = np.concatenate([enrol_day, np.full(len(placed), float(c.start_day))])
         # Enrolment changes the enrolees' exits, and so their successors: redo those seats.
         affected = placed.seat.to_numpy()
-        redone = simulate_chains(cfg, org, streams, model, enrol_pid, enrol_day, seats=affected)
-        people = pd.concat([people[~people.seat.isin(affected)], redone], ignore_index=True)
-        people = people.sort_values("pid", ignore_index=True)
+        if len(affected):
+            redone = simulate_chains(cfg, org, streams, model, enrol_pid, enrol_day, seats=affected)
+            people = pd.concat([people[~people.seat.isin(affected)], redone], ignore_index=True)
+            people = people.sort_values("pid", ignore_index=True)
     enrolled = pd.concat(records, ignore_index=True)
     enrolled["group"] = enrolled.groupby(["cohort", "group_in_cohort"]).ngroup()
     people = people.merge(enrolled[["pid", "cohort", "group"]], on="pid", how="left")
