@@ -3,7 +3,12 @@
 Examples
 --------
 >>> from coacheval.cli import main
->>> main(["--version"])  # doctest: +SKIP
+>>> try:
+...     main(["--version"])
+... except SystemExit as finished:
+...     print("exit code", finished.code)
+coacheval ...
+exit code 0
 """
 
 from __future__ import annotations

@@ -27,7 +27,10 @@ def program_costs(cfg: SimulationConfig, org: Organisation, program: Program) ->
 
     Examples
     --------
-    >>> costs.columns.tolist()  # doctest: +SKIP
+    >>> from coacheval.simulate import simulate_health_system
+    >>> system = simulate_health_system(seed=1, n_leaders=150)
+    >>> costs = program_costs(system.config, system.organisation, system.program)
+    >>> costs.columns.tolist()
     ['cost_day', 'cohort', 'category', 'description', 'amount_usd']
     """
     rows = []
