@@ -255,6 +255,30 @@ def equilibrium_rates(
     Quadrature over age at hire (9 Gauss-Hermite nodes per role) and frailty (15 nodes), on a
     monthly tenure grid up to the mandatory exit age.
     """
+    return _equilibrium(cfg, model, role_counts)[0]
+
+
+def employed_trait_means(
+    cfg: SimulationConfig, model: HazardModel, role_counts: np.ndarray
+) -> np.ndarray:
+    """Mean of each standardised trait among the leaders employed at any moment in equilibrium.
+
+    New hires' traits are N(0, R). Leaders with a low frailty stay longer, so the employed
+    workforce is tilted: its density of the log-frailty ``u = b'z`` is proportional to
+    ``phi(u) E[T | u]`` and, since ``E[z | u] = R b u / v``, the trait means are
+    ``R b E_employed[u] / v``.
+    """
+    _, mean_u = _equilibrium(cfg, model, role_counts)
+    b = np.zeros(len(cfg.construct_correlation))
+    b[1], b[2] = model.frailty_coefficients  # work_engagement, burnout
+    corr = np.asarray(cfg.construct_correlation)
+    v = model.frailty_variance
+    return corr @ b * (mean_u / v) if v > 0 else np.zeros(len(b))
+
+
+def _equilibrium(
+    cfg: SimulationConfig, model: HazardModel, role_counts: np.ndarray
+) -> tuple[np.ndarray, float]:
     v = model.frailty_variance
     gh_x, gh_w = np.polynomial.hermite_e.hermegauss(15)
     gh_w = gh_w / gh_w.sum()
@@ -266,6 +290,7 @@ def equilibrium_rates(
     vac = cfg.vacancy_days_mean / DAYS_PER_YEAR
     events = np.zeros(N_CAUSES)
     time = 0.0
+    u_time = 0.0
     for r, n_r in enumerate(role_counts):
         if n_r == 0:
             continue
@@ -294,7 +319,16 @@ def equilibrium_rates(
         cycle = e_t_r + vac
         events += n_r * e_n_r / cycle
         time += n_r * e_t_r / cycle
-    return events / time
+        u = np.log(f) + v / 2
+        u_time += n_r * (w @ (u * e_t)) / cycle
+    return events / time, u_time / time
 
 
-__all__ = ["HazardModel", "calibrate", "equilibrium_rates", "integrated_hazards", "sample_exits"]
+__all__ = [
+    "HazardModel",
+    "calibrate",
+    "employed_trait_means",
+    "equilibrium_rates",
+    "integrated_hazards",
+    "sample_exits",
+]

@@ -122,8 +122,18 @@ def simulate_surveys(
     program: Program,
     instruments: dict[str, Instrument],
     streams: Streams,
+    trait_centre: np.ndarray | None = None,
 ) -> Surveys:
     """Simulate every wave's invitations, responses and item answers.
+
+    Parameters
+    ----------
+    cfg, org, program, instruments, streams
+        The system simulated so far.
+    trait_centre
+        Mean of the standardised traits among employed leaders (see
+        :func:`~coacheval.simulate.hazards.employed_trait_means`); subtracted so that the
+        configured scale means are those of the employed workforce, not of new hires.
 
     Returns
     -------
@@ -140,6 +150,7 @@ def simulate_surveys(
     n_groups = len(program.groups)
     re_group = _random_effect(streams, "re_group", np.arange(max(n_groups, 1)), chol)
     traits = people[[f"z_{c}" for c in CONSTRUCTS]].to_numpy()
+    centre = np.zeros(len(CONSTRUCTS)) if trait_centre is None else np.asarray(trait_centre)
 
     groups = program.groups.set_index("group")
     cohort_start = program.cohorts.set_index("cohort").start_day
@@ -213,7 +224,7 @@ def simulate_surveys(
         latent = (
             np.sqrt(cfg.variance_facility) * re_fac[fac_of[idx]]
             + np.sqrt(cfg.variance_unit) * re_unit[unit_of[idx]]
-            + np.sqrt(cfg.variance_person) * traits[idx]
+            + np.sqrt(cfg.variance_person) * (traits[idx] - centre)
             + np.sqrt(cfg.variance_occasion) * occasion
             + np.sqrt(cfg.variance_peer_group)
             * re_group[np.maximum(group, 0)]

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from coacheval.measures.instruments import Instrument, load_instruments
-from coacheval.simulate.config import SimulationConfig
+from coacheval.simulate.config import CONSTRUCTS, SimulationConfig
 from coacheval.simulate.costs import program_costs
 from coacheval.simulate.extracts import build_extracts, in_window
-from coacheval.simulate.hazards import HazardModel, calibrate
+from coacheval.simulate.hazards import HazardModel, calibrate, employed_trait_means
 from coacheval.simulate.organisation import Organisation, build_organisation
 from coacheval.simulate.program import Program, run_program
 from coacheval.simulate.streams import Streams
@@ -141,17 +141,28 @@ def simulate_health_system(
     step("organisation")
     org = build_organisation(cfg, streams)
     step("turnover hazards")
-    model = calibrate(cfg, np.bincount(org.seats.role_rank.to_numpy(), minlength=4))
+    role_counts = np.bincount(org.seats.role_rank.to_numpy(), minlength=4)
+    model = calibrate(cfg, role_counts)
+    trait_centre = employed_trait_means(cfg, model, role_counts)
     step("workforce and program")
     program = run_program(cfg, org, streams, model)
     step("surveys")
-    surveys = simulate_surveys(cfg, org, program, instruments, streams)
+    surveys = simulate_surveys(cfg, org, program, instruments, streams, trait_centre)
     step("extracts")
     costs = program_costs(cfg, org, program)
     extracts, ids = build_extracts(cfg, org, program, surveys, costs, streams)
     truth = build_truth(
         cfg, org, model, program, surveys, in_window(cfg, program.people), instruments
     )
+    truth["surveys"]["population"] = {
+        "scale_means_refer_to": "leaders employed at a given moment (the workforce in equilibrium)",
+        "new_hire_traits": "standard normal, correlated as construct_correlation",
+        "employed_trait_means": dict(
+            zip(CONSTRUCTS, (round(float(x), 6) for x in trait_centre), strict=True)
+        ),
+        "why_they_differ": "less frail (more engaged, less burned-out) leaders stay longer",
+        "respondents": "more engaged than the workforce (non-response depends on engagement)",
+    }
     return SimulatedSystem(cfg, extracts, truth, instruments, org, model, program, surveys, ids)
 
 
