@@ -1,0 +1,1 @@
+"""Reading, validating and linking extracts: the data contract at work."""
