@@ -15,6 +15,7 @@ from datetime import date, datetime
 import openpyxl
 import pandas as pd
 import pytest
+import yaml
 
 
 def _listed(messy_dir, file):
@@ -32,7 +33,8 @@ def _us_to_iso(text):
 
 def test_hr_workbook_differs_from_clean_only_where_listed(messy_pair, default_system):
     _, messy = messy_pair
-    column_map = json.loads((messy / "column_map_hr_roster.json").read_text(encoding="utf-8"))
+    config = yaml.safe_load((messy / "extracts.yaml").read_text(encoding="utf-8"))
+    column_map = {name: label for label, name in config["tables"]["hr_roster"]["columns"].items()}
     clean = default_system.extracts["hr_roster"]
     workbook = openpyxl.load_workbook(messy / "hr_roster.xlsx", read_only=True)
     rows = list(workbook["Leaders"].iter_rows(values_only=True))

@@ -182,7 +182,7 @@ def read_csv(
                         source,
                         start,
                         "",
-                        delim.join(record)[:80],
+                        "",  # never the raw line: it may hold names or raw identifiers
                         "field_count",
                         f"line {start} has {len(record)} fields but the header has {len(header)}"
                         + (" (the line looks truncated)" if len(record) < len(header) else ""),

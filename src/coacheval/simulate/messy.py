@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import zipfile
 from datetime import date, datetime, timedelta
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from coacheval.simulate.system import SimulatedSystem
 from coacheval.simulate.writing import write_csv
@@ -123,11 +123,32 @@ def write_messy(system: SimulatedSystem, out: Path) -> tuple[list[Path], list[di
     for name in ("enrolment", "sessions", "survey_waves", "program_costs"):
         write_csv(ex[name], out / f"{name}.csv")
         written.append(out / f"{name}.csv")
-    (out / "column_map_hr_roster.json").write_text(
-        json.dumps(HR_COLUMNS, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
-    written.append(out / "column_map_hr_roster.json")
+    written.append(_write_extract_config(out / "extracts.yaml"))
     return written, problems
+
+
+def _write_extract_config(path: Path) -> Path:
+    """Write the config a quality analyst writes once for extracts that look like these."""
+    config = {
+        "date_order": "mdy",
+        "id_width": 7,
+        "tables": {
+            "hr_roster": {
+                "files": ["hr_roster.xlsx"],
+                "sheet": "Leaders",
+                "columns": {label: name for name, label in HR_COLUMNS.items()},
+            },
+            "survey_responses": {"files": ["survey_*_qualtrics.csv"], "format": "qualtrics"},
+        },
+    }
+    header = (
+        "# How these extracts map onto coacheval's data contract (coacheval validate --config).\n"
+        "# Written by coacheval simulate --messy, as a quality analyst would write it once.\n"
+    )
+    path.write_text(
+        header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+    return path
 
 
 # ------------------------------------------------------------------------------------- HR

@@ -1,0 +1,112 @@
+"""A :class:`Study`: the linked, typed, pseudonymised tables of one evaluation, loaded in one call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from coacheval.errors import ConfigError
+from coacheval.io.config import ExtractConfig
+from coacheval.io.pseudonymise import PseudonymKey
+from coacheval.io.validate import ValidationReport, validate_folder
+from coacheval.measures.instruments import Instrument, load_instruments
+
+
+@dataclass
+class Study:
+    """Validated extracts of one health system, ready for analysis.
+
+    Attributes
+    ----------
+    tables
+        Clean tables by name (``hr_roster``, ``enrolment``, ``survey_responses``, ...): typed,
+        person identifiers pseudonymised, personal data dropped, with lineage columns ``_file``
+        and ``_row`` pointing at the source rows.
+    validation
+        The full validation report (counts, quarantine, problems).
+    instruments
+        Instrument definitions used to read the survey.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    validation: ValidationReport
+    instruments: dict[str, Instrument] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        """Return one clean table by name."""
+        return self.tables[name]
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{n}={len(t):,}" for n, t in self.tables.items())
+        return f"Study({sizes})"
+
+
+def resolve_key(
+    *, key_file: str | Path | None = None, config: ExtractConfig | None = None, create: bool = False
+) -> PseudonymKey:
+    """Find the pseudonym key: an explicit file, the config's file, then ``COACHEVAL_PSEUDONYM_KEY``.
+
+    Raises
+    ------
+    ConfigError
+        No key is available, with instructions.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "k")
+    >>> resolve_key(key_file=path, create=True).fingerprint == resolve_key(key_file=path).fingerprint
+    True
+    """
+    if key_file is not None:
+        return PseudonymKey.from_file(key_file, create=create)
+    if config is not None and config.pseudonym_key_file:
+        base = Path(config.source).parent if config.source else Path()
+        return PseudonymKey.from_file(base / config.pseudonym_key_file, create=create)
+    env = PseudonymKey.from_env()
+    if env is not None:
+        return env
+    raise ConfigError(
+        "no pseudonym key: pass --key-file FILE (created if it does not exist; keep it safe and reuse "
+        "it every quarter so pseudonyms link), set pseudonym_key_file in the config, or set "
+        "COACHEVAL_PSEUDONYM_KEY"
+    )
+
+
+def load_study(
+    folder: str | Path, *, key: PseudonymKey, config: ExtractConfig | str | Path | None = None
+) -> Study:
+    """Read, validate and link a folder of extracts.
+
+    Parameters
+    ----------
+    folder
+        Folder of extracts.
+    key
+        Pseudonym key.
+    config
+        An :class:`~coacheval.io.config.ExtractConfig` or the path of its YAML file.
+
+    Returns
+    -------
+    Study
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from coacheval.simulate import simulate_health_system
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = simulate_health_system(seed=4, n_leaders=120).write(folder)
+    >>> study = load_study(folder, key=PseudonymKey(b"k" * 32))
+    >>> "employee_name" in study["hr_roster"].columns
+    False
+    >>> bool(study["hr_roster"]["employee_id"].str.startswith("P").all())
+    True
+    """
+    if config is not None and not isinstance(config, ExtractConfig):
+        config = ExtractConfig.from_yaml(config)
+    report = validate_folder(folder, key=key, config=config)
+    instruments = load_instruments()
+    return Study({n: t.clean for n, t in report.tables.items()}, report, instruments)
