@@ -228,7 +228,7 @@ def test_european_export_with_semicolons(tmp_path):
     assert table.frame["hours"].tolist() == ["3.5", "-0.25"]
     assert table.frame["bmi"].tolist() == ["22.1", None]
     assert table.frame["code"].tolist() == ["7", "1,5"]  # not a number field: left for validation
-    assert "data.csv: cells are separated by ';', not commas" in table.notes
+    assert "semicolon-delimited (detected from the header)" in table.notes
 
 
 def test_row_numbers_are_text_editor_lines():
@@ -242,7 +242,7 @@ def test_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
     with_bom.write_bytes(b"\xef\xbb\xbf" + RAW.read_bytes())
     table = read_redcap(with_bom, DICTIONARY)
     assert table.frame.columns[0] == "record_id"
-    assert "with_bom.csv: read as UTF-8 with BOM" in table.notes
+    assert "read as UTF-8 (with byte-order mark)" in table.notes
     pd.testing.assert_frame_equal(table.frame, read_redcap(RAW, DICTIONARY).frame)
     assert read_redcap(LABELS, DICTIONARY).frame.columns[0] == "record_id"
 
@@ -265,6 +265,18 @@ def test_row_with_wrong_cell_count_is_rejected_without_its_values(tmp_path):
         "",
     )
     assert (problem.rule, problem.action) == ("field_count", "quarantined")
+
+
+def test_unclosed_quote_rejects_the_rest_of_the_file(tmp_path):
+    dictionary = _write_dictionary(
+        tmp_path / "dictionary.csv", [_field("record_id"), _field("answer")]
+    )
+    data = tmp_path / "data.csv"
+    data.write_text('record_id,answer\n1,yes\n2,"no\n3,maybe\n', encoding="utf-8")
+    table = read_redcap(data, dictionary)
+    assert table.frame["record_id"].tolist() == ["1"]
+    (problem,) = table.rejected
+    assert (problem.row, problem.rule, problem.value) == (3, "unreadable_line", "")
 
 
 def test_api_metadata_dictionary_is_accepted(tmp_path):
@@ -294,29 +306,27 @@ def test_columns_missing_from_the_dictionary_are_kept_and_reported(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("make", "bad", "message"),
+    ("content", "message"),
     [
-        (lambda d: None, "data", "file not found"),
-        (lambda d: d.write_text("", encoding="utf-8"), "data", "is empty"),
-        (lambda d: d.write_bytes(b"\xef\xbb\xbf\r\n"), "data", "is empty"),
-        (lambda d: d.write_bytes(b"\xef\xbb\xbfrecord_id\n\xff\n"), "data", "not valid UTF-8"),
-        (
-            lambda d: d.write_text('record_id\n"' + "x" * 200_000 + "\n", encoding="utf-8"),
-            "data",
-            "not a readable CSV file",
-        ),
+        (None, "file not found (the REDCap data export)"),
+        (b"", "the file is empty"),
+        (b"\xef\xbb\xbf\r\n", "the file has no header row"),
+        (b"\xef\xbb\xbfrecord_id\n\xff\n", "byte-order mark but is not valid UTF-8"),
     ],
-    ids=["missing", "empty", "bom-only", "bom-not-utf8", "runaway-quote"],
+    ids=["missing", "empty", "bom-only", "bom-not-utf8"],
 )
-def test_unreadable_data_file_raises_config_error_naming_it(tmp_path, make, bad, message):
+def test_unreadable_data_file_raises_config_error_naming_it(tmp_path, content, message):
     data = tmp_path / "survey_export.csv"
-    make(data)
-    with pytest.raises(ConfigError, match=rf"survey_export\.csv.*{message}"):
+    if content is not None:
+        data.write_bytes(content)
+    with pytest.raises(ConfigError, match=rf"survey_export\.csv: .*{re.escape(message)}"):
         read_redcap(data, DICTIONARY)
 
 
 def test_missing_dictionary_raises_config_error_naming_it(tmp_path):
-    with pytest.raises(ConfigError, match=r"no_dictionary\.csv: file not found"):
+    with pytest.raises(
+        ConfigError, match=r"no_dictionary\.csv: file not found \(the data dictionary\)"
+    ):
         read_redcap(RAW, tmp_path / "no_dictionary.csv")
 
 
@@ -327,6 +337,14 @@ def test_dictionary_without_field_names_raises_config_error(tmp_path):
         ConfigError,
         match=re.escape("not_a_dictionary.csv: not a REDCap data dictionary: its header has no "),
     ):
+        read_redcap(RAW, dictionary)
+
+
+def test_dictionary_with_an_unreadable_line_raises_config_error(tmp_path):
+    dictionary = _write_dictionary(tmp_path / "dictionary.csv", [_field("record_id")])
+    with dictionary.open("a", encoding="utf-8") as handle:
+        handle.write("email,survey,,text\n")  # a row cut short: is it an identifier?
+    with pytest.raises(ConfigError, match=r"dictionary\.csv: .*cannot be read \(line 3\)"):
         read_redcap(RAW, dictionary)
 
 

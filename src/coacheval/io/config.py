@@ -16,7 +16,7 @@ Example (every key optional)::
         values: {employment_status: {"A": Active, "T": Terminated}}
       survey_responses:
         files: ["survey_*_qualtrics.csv"]
-        format: qualtrics
+        format: qualtrics              # or: format: redcap, with dictionary: redcap_dictionary.csv
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ DEFAULT_PATTERNS: dict[str, tuple[str, ...]] = {
     "sessions": ("sessions.*",),
     "attendance": ("attendance.*",),
     "survey_waves": ("survey_waves.*",),
-    "survey_responses": ("survey_responses*.*", "survey_*_qualtrics*.csv", "survey_*_redcap*.csv"),
+    "survey_responses": ("survey_responses*.*", "survey_*_qualtrics*.csv"),
     "goals": ("goals.*",),
     "program_costs": ("program_costs.*", "costs.*"),
 }
@@ -53,7 +53,9 @@ _TABLE_KEYS = {
     "delimiter",
     "format",
     "wave_id",
+    "dictionary",
 }
+FORMATS = ("csv", "excel", "parquet", "spss", "qualtrics", "redcap")
 _TOP_KEYS = {
     "date_order",
     "id_width",
@@ -77,6 +79,7 @@ class TableConfig:
     delimiter: str | None = None
     format: str | None = None
     wave_id: str | None = None
+    dictionary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,17 @@ class ExtractConfig:
                     source=source or None,
                 )
             _check_order(raw.get("date_order"), f"tables.{name}.date_order", source)
+            fmt = raw.get("format")
+            if fmt is not None and fmt not in FORMATS:
+                raise ConfigError(
+                    f"tables.{name}.format must be one of {', '.join(FORMATS)}",
+                    source=source or None,
+                )
+            if fmt == "redcap" and not raw.get("dictionary"):
+                raise ConfigError(
+                    f"tables.{name}: a REDCap export needs its data dictionary (dictionary: FILE)",
+                    source=source or None,
+                )
             files = raw.get("files", ())
             files = (files,) if isinstance(files, str) else tuple(str(f) for f in files)
             tables[name] = TableConfig(
@@ -179,6 +193,7 @@ class ExtractConfig:
                 delimiter=raw.get("delimiter"),
                 format=raw.get("format"),
                 wave_id=raw.get("wave_id"),
+                dictionary=raw.get("dictionary"),
             )
         return cls(
             order,

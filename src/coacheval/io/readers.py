@@ -45,7 +45,14 @@ def decode_text(data: bytes, source: str, encoding: str | None = None) -> tuple[
                 f"cannot decode the file as {encoding}: {exc}", source=source
             ) from exc
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "read as UTF-8 (with byte-order mark)"
+        try:
+            return data[3:].decode("utf-8"), "read as UTF-8 (with byte-order mark)"
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"the file starts with a UTF-8 byte-order mark but is not valid UTF-8 ({exc.reason} at "
+                f"byte {exc.start + 3}); set its encoding in the config",
+                source=source,
+            ) from exc
     try:
         return data.decode("utf-8"), "read as UTF-8"
     except UnicodeDecodeError:
@@ -139,6 +146,12 @@ def read_csv(
         raise ConfigError(f"cannot read the file ({exc.strerror})", source=str(path)) from exc
     if not data.strip():
         raise ConfigError("the file is empty: it has no header row and no data", source=source)
+    if b"\x00" in data[:65536] and not encoding:
+        raise ConfigError(
+            "the file is not a text CSV (it contains NUL bytes): a binary file, or UTF-16 text; "
+            "export it as CSV in UTF-8, or set its encoding in the config",
+            source=source,
+        )
     text, encoding_note = decode_text(data, source, encoding)
     lines = text.splitlines()
     if len(lines) < header_row:

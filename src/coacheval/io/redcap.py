@@ -13,9 +13,7 @@ Every cell stays text: types are checked later, against the data contract.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -26,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from coacheval.errors import ConfigError
-from coacheval.io.raw import Problem, RawTable
+from coacheval.io.raw import RawTable
+from coacheval.io.readers import read_csv
 
 __all__ = ["DICTIONARY_COLUMNS", "read_redcap"]
 
@@ -82,7 +81,6 @@ _IMPLICIT_CHOICES: dict[str, dict[str, str]] = {
 }
 _CHECKBOX_CHOICES = {"1": "Checked", "0": "Unchecked"}
 _COMPLETE_CHOICES = {"0": "Incomplete", "1": "Unverified", "2": "Complete"}
-_CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 
 _DATE_VALIDATION = re.compile(r"^(date|datetime|datetime_seconds)_(ymd|mdy|dmy)$")
 _NUMBER_VALIDATION = re.compile(r"^(number(_\d+dp)?(_comma_decimal)?|float)$")
@@ -107,94 +105,17 @@ class _Field:
     choices: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Csv:
-    """A CSV file split into cells, with the text-editor line each record starts on."""
-
-    header: list[str]
-    rows: list[list[str]]
-    lines: list[int]
-    notes: list[str]
-    rejected: list[tuple[int, int]]  # (line, number of fields) of rows that were not read
-
-
-# --------------------------------------------------------------------------------------------
-# Reading text files
-
-
-def _decode(path: Path) -> tuple[str, str]:
-    """Read a file's text; return it with the name of the encoding used."""
+def _read_file(path: Path, what: str, table: str = "") -> RawTable:
+    """Read a CSV file with :func:`~coacheval.io.readers.read_csv`; every failure is a ConfigError."""
+    if not path.is_file():
+        raise ConfigError(f"file not found (the {what})", source=str(path))
     try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ConfigError("file not found", source=str(path)) from exc
-    except OSError as exc:
+        return read_csv(path, table=table)
+    except UnicodeDecodeError as exc:  # a byte-order mark followed by bytes that are not UTF-8
         raise ConfigError(
-            f"cannot read the file ({exc.strerror or exc})", source=str(path)
-        ) from exc
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "UTF-8 with BOM"
-    for encoding, name in (("utf-8", "UTF-8"), ("cp1252", "Windows-1252")):
-        try:
-            return data.decode(encoding), name
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1"), "Latin-1"
-
-
-def _sniff_delimiter(first_line: str) -> str:
-    """Pick the candidate delimiter that splits the header line into the most cells."""
-    best, best_count = ",", 0
-    for delimiter in _CANDIDATE_DELIMITERS:
-        count = len(next(csv.reader([first_line], delimiter=delimiter), []))
-        if count > best_count:
-            best, best_count = delimiter, count
-    return best
-
-
-def _read_csv(path: Path, what: str) -> _Csv:
-    """Split a CSV file into cells; raise :class:`ConfigError` when it cannot be read."""
-    try:
-        text, encoding = _decode(path)
-    except UnicodeDecodeError as exc:  # a BOM followed by bytes that are not UTF-8
-        raise ConfigError(
-            f"the {what} is not valid UTF-8 ({exc.reason})", source=str(path)
-        ) from exc
-    if not text.strip():
-        raise ConfigError(f"the {what} is empty", source=str(path))
-    delimiter = _sniff_delimiter(text.lstrip("\r\n").splitlines()[0])
-    notes = [f"{path.name}: read as {encoding}"]
-    if delimiter != ",":
-        notes.append(f"{path.name}: cells are separated by {delimiter!r}, not commas")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    rejected: list[tuple[int, int]] = []
-    previous_line = 0
-    try:
-        for cells in reader:
-            start, previous_line = previous_line + 1, reader.line_num
-            if not cells:  # a blank line
-                continue
-            if header is None:
-                header = [cell.strip() for cell in cells]
-                continue
-            if len(cells) > len(header) and not any(c.strip() for c in cells[len(header) :]):
-                cells = cells[: len(header)]  # trailing delimiters, as spreadsheets write them
-            if len(cells) != len(header):
-                rejected.append((start, len(cells)))
-                continue
-            rows.append(cells)
-            lines.append(start)
-    except csv.Error as exc:
-        raise ConfigError(
-            f"the {what} is not a readable CSV file (line {reader.line_num}: {exc})",
+            f"the {what} starts with a UTF-8 byte-order mark but is not UTF-8 ({exc.reason})",
             source=str(path),
         ) from exc
-    if header is None:
-        raise ConfigError(f"the {what} is empty", source=str(path))
-    return _Csv(header, rows, lines, notes, rejected)
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,13 +142,21 @@ def _parse_choices(text: str) -> dict[str, str]:
 
 
 def _read_dictionary(path: Path) -> list[_Field]:
-    table = _read_csv(path, "data dictionary")
-    positions: dict[str, int] = {}
-    normalised = [_normalise_header(h) for h in table.header]
+    table = _read_file(path, "data dictionary")
+    if table.rejected:
+        # An unreadable row could be an identifier field: reading on would risk keeping it.
+        lines = ", ".join(str(problem.row) for problem in table.rejected)
+        raise ConfigError(
+            f"the data dictionary has lines that cannot be read (line {lines}); "
+            "without them the identifier fields are not known",
+            source=str(path),
+        )
+    positions: dict[str, str] = {}
+    by_normalised = {_normalise_header(table.label(c)): c for c in table.frame.columns}
     for key, names in _DICTIONARY_KEYS.items():
         for name in names:
-            if name in normalised:
-                positions[key] = normalised.index(name)
+            if name in by_normalised:
+                positions[key] = by_normalised[name]
                 break
     missing = [title for key, title in _REQUIRED_KEYS.items() if key not in positions]
     if missing:
@@ -238,11 +167,12 @@ def _read_dictionary(path: Path) -> list[_Field]:
             source=str(path),
         )
 
-    def cell(row: list[str], key: str) -> str:
-        return row[positions[key]].strip() if key in positions else ""
+    def cell(row: dict[str, str | None], key: str) -> str:
+        value = row.get(positions[key]) if key in positions else None
+        return value.strip() if value is not None else ""
 
     fields = []
-    for row in table.rows:
+    for row in table.frame.to_dict("records"):
         name = cell(row, "name")
         if not name:
             continue
@@ -268,7 +198,7 @@ def _read_dictionary(path: Path) -> list[_Field]:
 
 def _checkbox_column(field_name: str, code: str) -> str:
     """Export column of one checkbox choice (REDCap writes codes in lower case)."""
-    return f"{field_name}___{code.lower().replace('-', '_')}"
+    return f"{field_name}___{code.lower()}"
 
 
 def _column_fields(fields: Sequence[_Field]) -> dict[str, _Field]:
@@ -424,6 +354,7 @@ def _labels_to_codes(
 
 
 def _resolve_header(
+    columns: list[str],
     header: list[str],
     fields: Sequence[_Field],
     by_column: dict[str, _Field],
@@ -431,14 +362,17 @@ def _resolve_header(
     dictionary_path: Path,
     notes: list[str],
 ) -> list[str]:
-    """Column names: the header itself, or variable names matched to a header of labels."""
+    """Column names: the header's, or variable names matched to a header of field labels.
+
+    ``columns`` are the reader's column names (unique), ``header`` the header text.
+    """
     known = set(by_column) | {f.name for f in fields}
-    n_known = sum(h in known or _is_redcap_column(h) for h in header)
-    names = list(header)
-    if n_known * 2 < len(header):
+    n_known = sum(c in known or _is_redcap_column(c) for c in columns)
+    names = list(columns)
+    if n_known * 2 < len(columns):
         mapped, n_mapped = _map_label_headers(header, fields)
         if n_mapped > n_known:
-            names = [m if m is not None else h for m, h in zip(mapped, header, strict=True)]
+            names = [m if m is not None else c for m, c in zip(mapped, columns, strict=True)]
             notes.append(
                 f"{data_path.name}: the header holds field labels; {n_mapped} of {len(header)} "
                 "columns were matched to the data dictionary's variable names"
@@ -595,9 +529,11 @@ def read_redcap(
 
     Notes
     -----
-    Raw or labels is decided from the coded columns: the export is "labels" when more of their
-    values are labels only than codes only. Rows with more or fewer cells than the header are
-    not read; each becomes a problem in ``rejected`` (its values are not copied into it).
+    The file is split into cells by :func:`coacheval.io.readers.read_csv` (encoding and
+    delimiter detection, blank lines skipped): a row with more or fewer cells than the header,
+    or an unclosed quote, becomes a problem in ``rejected`` (its values are not copied into it).
+    Raw or labels is then decided from the coded columns: the export is "labels" when more of
+    their values are labels only than codes only.
 
     Examples
     --------
@@ -624,14 +560,17 @@ def read_redcap(
     """
     data_path, dictionary_path = Path(data_path), Path(dictionary_path)
     fields = _read_dictionary(dictionary_path)
-    export = _read_csv(data_path, "REDCap data export")
+    export = _read_file(data_path, "REDCap data export", table)
     notes = list(export.notes)
     by_column = _column_fields(fields)
-    names = _resolve_header(export.header, fields, by_column, data_path, dictionary_path, notes)
-    labels = dict(zip(names, export.header, strict=True))
+    header = [export.label(column) for column in export.frame.columns]
+    names = _resolve_header(
+        list(export.frame.columns), header, fields, by_column, data_path, dictionary_path, notes
+    )
+    labels = dict(zip(names, header, strict=True))
     keep = _keep_non_identifiers(names, labels, fields, by_column, notes)
     columns: dict[str, list[str | None]] = {
-        names[p]: [row[p] if row[p] != "" else None for row in export.rows] for p in keep
+        names[p]: export.frame.iloc[:, p].tolist() for p in keep
     }
     known = set(by_column) | {f.name for f in fields}
     unknown = [name for name in columns if name not in known and not _is_redcap_column(name)]
@@ -647,28 +586,11 @@ def read_redcap(
             _iso_dates(name, values, f.validation, date_rule.group(2), notes)
         elif _NUMBER_VALIDATION.match(f.validation) or f.type == "calc":
             _decimal_points(name, values, notes)
-    rejected = [
-        Problem(
-            table=table,
-            file=data_path.name,
-            row=line,
-            column="",
-            value="",
-            rule="field_count",
-            message=(
-                f"the row has {n_cells} cells where the header has {len(export.header)}; "
-                "it could not be read"
-            ),
-            severity="error",
-            action="quarantined",
-        )
-        for line, n_cells in export.rejected
-    ]
     return RawTable(
         frame=pd.DataFrame(columns, columns=list(columns), dtype=object),
-        row_numbers=np.asarray(export.lines, dtype=np.int64),
+        row_numbers=np.asarray(export.row_numbers, dtype=np.int64),
         source=data_path.name,
         notes=notes,
-        rejected=rejected,
+        rejected=list(export.rejected),
         column_labels={name: labels[name] for name in columns},
     )

@@ -277,6 +277,7 @@ class _Collector:
         self.file_index = file_index
         self.problems: list[Problem] = []
         self.bad = np.zeros(len(rows), dtype=bool)
+        self.reported: set[tuple[int, str]] = set()  # (row position, column) already explained
 
     def label(self, position: int, column: str) -> str:
         return self.labels[int(self.file_index[position])].get(column, column)
@@ -357,9 +358,9 @@ def _text_schema(spec: TableSchema, columns: list[str]) -> pa.DataFrameSchema:
             continue
         checks = []
         if f.type == "integer":
-            checks.append(pa.Check.str_matches(_INTEGER, name="integer"))
+            checks.append(pa.Check(lambda v: v.str.fullmatch(_INTEGER), name="integer"))
         elif f.type == "number":
-            checks.append(pa.Check.str_matches(_NUMBER, name="number"))
+            checks.append(pa.Check(lambda v: v.str.fullmatch(_NUMBER), name="number"))
         elif f.type == "date":
             checks.append(
                 pa.Check(
@@ -368,9 +369,11 @@ def _text_schema(spec: TableSchema, columns: list[str]) -> pa.DataFrameSchema:
                 )
             )
         if f.enum:
-            checks.append(pa.Check.isin(list(f.enum), name="enum"))
+            checks.append(pa.Check(lambda v, allowed=f.enum: v.isin(allowed), name="enum"))
         if f.pattern and f.role != "person_id":
-            checks.append(pa.Check.str_matches(f"^(?:{f.pattern})$", name="pattern"))
+            checks.append(
+                pa.Check(lambda v, rx=f"(?:{f.pattern})": v.str.fullmatch(rx), name="pattern")
+            )
         cols[f.name] = pa.Column(object, checks=checks, nullable=not f.required, required=False)
     return pa.DataFrameSchema(cols)
 
@@ -416,14 +419,21 @@ class TableValidator:
         raws, problems, notes = [], [], []
         for path in paths:
             try:
-                raw = read_any(
-                    path,
-                    table=self.spec.name,
-                    sheet=self.tcfg.sheet,
-                    encoding=self.tcfg.encoding,
-                    delimiter=self.tcfg.delimiter,
-                    fmt=self.tcfg.format,
-                )
+                if self.tcfg.format == "redcap":
+                    from coacheval.io.redcap import read_redcap
+
+                    raw = read_redcap(
+                        path, path.parent / str(self.tcfg.dictionary), table=self.spec.name
+                    )
+                else:
+                    raw = read_any(
+                        path,
+                        table=self.spec.name,
+                        sheet=self.tcfg.sheet,
+                        encoding=self.tcfg.encoding,
+                        delimiter=self.tcfg.delimiter,
+                        fmt=self.tcfg.format,
+                    )
             except CoachevalError as exc:
                 problems.append(
                     Problem(
@@ -538,6 +548,8 @@ class TableValidator:
         share = result.rows_quarantined / rows_in if rows_in else 0.0
         if unreadable and not raws:
             result.unusable_reason = unreadable[0].message
+        elif rows_in == 0:
+            result.unusable_reason = "the file has a header but no data rows"
         elif share > self.config.max_quarantine_share:
             result.unusable_reason = (
                 f"{result.rows_quarantined} of {rows_in} rows ({share:.1%}) quarantined, "
@@ -552,6 +564,7 @@ class TableValidator:
         for name in [c for c in data.columns if c.startswith("_missing_")]:
             field_name = name[len("_missing_") :]
             pos = np.flatnonzero(data[name].fillna(False).to_numpy(dtype=bool))
+            col.reported.update((int(p), field_name) for p in pos)
             col.add(
                 pos,
                 "",
@@ -607,6 +620,7 @@ class TableValidator:
             text[f.name] = parsed.values
             notes.extend(parsed.notes)
             pos = np.flatnonzero(parsed.ambiguous)
+            col.reported.update((int(p), f.name) for p in pos)
             kind = (
                 "mixed day/month orders"
                 if parsed.order_problem == "mixed"
@@ -696,6 +710,8 @@ class TableValidator:
         spec = self.spec
         cases = _run(_text_schema(spec, list(text.columns)), text)
         for r in cases.itertuples():
+            if (int(r.index), r.column) in col.reported:
+                continue
             name = _check_name(r.check)
             f = spec.field(r.column)
             value = r.failure_case
@@ -751,7 +767,7 @@ class TableValidator:
             if f.minimum is not None or f.maximum is not None:
                 lo = f.minimum if f.minimum is not None else -np.inf
                 hi = f.maximum if f.maximum is not None else np.inf
-                checks.append(pa.Check.in_range(lo, hi, name="range"))
+                checks.append(pa.Check(lambda v, a=lo, b=hi: v.between(a, b), name="range"))
             columns[f.name] = pa.Column(checks=checks, nullable=True, required=False, coerce=False)
         for fk in spec.foreign_keys:
             if len(fk.fields) != 1:
