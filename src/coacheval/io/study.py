@@ -23,7 +23,9 @@ class Study:
     tables
         Clean tables by name (``hr_roster``, ``enrolment``, ``survey_responses``, ...): typed,
         person identifiers pseudonymised, personal data dropped, with lineage columns ``_file``
-        and ``_row`` pointing at the source rows.
+        and ``_row`` pointing at the source rows. When the HR extract comes as monthly
+        snapshots, ``employment_episodes`` and ``role_spells`` are built from them (see
+        :func:`~coacheval.io.episodes.snapshots_to_episodes`).
     validation
         The full validation report (counts, quarantine, problems).
     instruments
@@ -109,4 +111,17 @@ def load_study(
         config = ExtractConfig.from_yaml(config)
     report = validate_folder(folder, key=key, config=config)
     instruments = load_instruments()
-    return Study({n: t.clean for n, t in report.tables.items()}, report, instruments)
+    tables = {n: t.clean for n, t in report.tables.items()}
+    snapshots = report.tables.get("hr_snapshot")
+    if snapshots is not None and len(snapshots.clean):
+        from coacheval.io.episodes import snapshots_to_episodes
+
+        result = snapshots_to_episodes(snapshots.clean)
+        tables["employment_episodes"] = result.episodes
+        tables["role_spells"] = result.role_spells
+        snapshots.problems.extend(result.problems)
+        snapshots.notes.append(
+            f"{len(result.episodes):,} employment episodes and {len(result.role_spells):,} role spells "
+            "built from the snapshots"
+        )
+    return Study(tables, report, instruments)

@@ -77,7 +77,7 @@ class SimulatedSystem:
             "terminations": t["workforce"]["terminations_in_window_by_cause"],
         }
 
-    def write(self, out: str | Path, *, messy: bool = False) -> list[Path]:
+    def write(self, out: str | Path, *, messy: bool = False, snapshots: bool = False) -> list[Path]:
         """Write the extracts and ``truth.json`` into a folder.
 
         Parameters
@@ -88,6 +88,9 @@ class SimulatedSystem:
             Write the extracts the way real ones arrive (Qualtrics survey exports, an Excel HR
             file with US dates, odd encodings, duplicates and errors) and list every injected
             problem in ``truth.json``.
+        snapshots
+            Also write monthly HR headcount snapshots (``hr_snapshot_YYYY-MM.csv``), the other
+            form an HR extract takes.
 
         Returns
         -------
@@ -96,7 +99,7 @@ class SimulatedSystem:
         """
         from coacheval.simulate.writing import write_system
 
-        return write_system(self, Path(out), messy=messy)
+        return write_system(self, Path(out), messy=messy, snapshots=snapshots)
 
 
 def simulate_health_system(

@@ -72,8 +72,54 @@ def write_csv(frame: pd.DataFrame, path: Path, *, encoding: str = "utf-8") -> No
     path.write_bytes(text.encode(encoding))
 
 
-def write_system(system: SimulatedSystem, out: Path, *, messy: bool) -> list[Path]:
-    """Write the extracts (clean or messy) and ``truth.json`` into ``out``."""
+def snapshot_frames(system: SimulatedSystem) -> dict[str, pd.DataFrame]:
+    """Monthly HR headcount snapshots, as an HR system would export them at each month end.
+
+    Each snapshot lists the leaders employed on that day (Active) and those whose termination
+    fell in the month (Terminated, with date and reason), with the columns of ``hr_snapshot``.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``{"hr_snapshot_YYYY-MM.csv": frame}`` for every month end in the window.
+    """
+    hr = system.extracts["hr_roster"]
+    cfg = system.config
+    hire = pd.to_datetime(hr.hire_date)
+    term = pd.to_datetime(hr.termination_date.replace("", None))
+    month_ends = pd.date_range(cfg.window_start, cfg.extract_date, freq="ME")
+    columns = [
+        "employee_id",
+        "employee_name",
+        "hire_date",
+        "termination_date",
+        "termination_reason",
+        "employment_status",
+        "job_code",
+        "role_level",
+        "facility_id",
+        "department_id",
+        "unit_id",
+        "fte",
+        "manager_id",
+    ]
+    frames = {}
+    for i, day in enumerate(month_ends):
+        start = month_ends[i - 1] if i else pd.Timestamp(cfg.window_start) - pd.Timedelta(days=1)
+        active = (hire <= day) & (term.isna() | (term > day))
+        left = term.notna() & (term > start) & (term <= day)
+        snap = hr.loc[active | left, columns].copy()
+        snap["employment_status"] = np.where(active[active | left], "Active", "Terminated")
+        snap.loc[active[active | left].to_numpy(), ["termination_date", "termination_reason"]] = ""
+        snap.insert(0, "snapshot_date", day.date().isoformat())
+        frames[f"hr_snapshot_{day:%Y-%m}.csv"] = snap.reset_index(drop=True)
+    return frames
+
+
+def write_system(
+    system: SimulatedSystem, out: Path, *, messy: bool, snapshots: bool = False
+) -> list[Path]:
+    """Write the extracts (clean or messy), optionally monthly snapshots, and ``truth.json``."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     problems: list[dict[str, object]] = []
@@ -86,6 +132,10 @@ def write_system(system: SimulatedSystem, out: Path, *, messy: bool) -> list[Pat
             path = out / filename
             write_csv(system.extracts[name], path)
             written.append(path)
+    if snapshots:
+        for filename, frame in snapshot_frames(system).items():
+            write_csv(frame, out / filename)
+            written.append(out / filename)
     truth = dict(system.truth)
     truth["mode"] = "messy" if messy else "clean"
     truth["files"] = {p.name: file_digest(p) for p in written}
