@@ -306,3 +306,36 @@ def validate(
     _print_validation(report, out)
     if not report.usable:
         raise SystemExit(2)
+
+
+@app.command(context_settings=CONTEXT)
+@click.argument("tables", nargs=-1)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write data_dictionary.md and data_dictionary.html into this folder.",
+)
+def schema(tables: tuple[str, ...], out: Path | None) -> None:
+    """Show the data contract: every extract's columns, types, rules, and the instruments.
+
+    With table names, shows only those tables (e.g. coacheval schema hr_roster enrolment).
+    """
+    from rich.markdown import Markdown
+
+    from coacheval.errors import ConfigError
+    from coacheval.io.dictionary import data_dictionary_markdown, markdown_to_html
+    from coacheval.io.schema import load_table_schemas
+
+    known = load_table_schemas()
+    unknown = [t for t in tables if t not in known]
+    if unknown:
+        raise ConfigError(f"unknown table(s) {', '.join(unknown)}; tables: {', '.join(known)}")
+    text = data_dictionary_markdown(tables=list(tables) or None)
+    if out is None:
+        console.print(Markdown(text))
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "data_dictionary.md").write_text(text, encoding="utf-8")
+    (out / "data_dictionary.html").write_text(markdown_to_html(text), encoding="utf-8")
+    console.print(f"Wrote data_dictionary.md and data_dictionary.html to [bold]{out}[/bold]")
