@@ -1,6 +1,8 @@
 """Pseudonymisation with a keyed hash, and detection of personal-data columns.
 
-A person identifier ``x`` becomes ``"P" + HMAC-SHA256(key, x)[:16 hex]``. The key comes from a
+A person identifier ``x`` becomes ``"P"`` followed by the 16 hex digits of BLAKE2b keyed with
+the secret (RFC 7693's keyed mode, a MAC: without the key the pseudonym cannot be computed or
+reversed by trying likely identifiers). The key comes from a
 file or the ``COACHEVAL_PSEUDONYM_KEY`` environment variable and is never written into outputs.
 The same key gives the same pseudonym every quarter, so survey waves and HR extracts link; a
 different key gives unrelated pseudonyms.
@@ -9,13 +11,13 @@ different key gives unrelated pseudonyms.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from coacheval.errors import ConfigError
@@ -65,28 +67,20 @@ class PseudonymKey:
         return hashlib.sha256(b"coacheval-key-fingerprint:" + self.secret).hexdigest()[:12]
 
     def pseudonym(self, identifier: str) -> str:
-        """Pseudonym of one identifier."""
-        return (
-            "P"
-            + hmac.new(self.secret, identifier.encode("utf-8"), hashlib.sha256)
-            .hexdigest()[:16]
-            .upper()
-        )
+        """Return the pseudonym of one identifier."""
+        digest = hashlib.blake2b(identifier.encode("utf-8"), key=self._mac_key, digest_size=8)
+        return "P" + digest.hexdigest().upper()
+
+    @property
+    def _mac_key(self) -> bytes:
+        # BLAKE2b takes keys of at most 64 bytes; longer secrets are hashed down first.
+        return self.secret if len(self.secret) <= 64 else hashlib.sha512(self.secret).digest()
 
     def apply(self, values: pd.Series) -> pd.Series:
         """Pseudonymise a column (missing values stay missing)."""
-        cache: dict[str, str] = {}
-        out = []
-        for v in values.tolist():
-            if v is None or (isinstance(v, float) and v != v):
-                out.append(None)
-                continue
-            text = str(v)
-            p = cache.get(text)
-            if p is None:
-                p = cache[text] = self.pseudonym(text)
-            out.append(p)
-        return pd.Series(out, index=values.index, dtype=object)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        mapped = np.array([self.pseudonym(str(u)) for u in uniques] + [None], dtype=object)
+        return pd.Series(mapped[codes], index=values.index, dtype=object)
 
     @classmethod
     def from_file(cls, path: str | Path, *, create: bool = False) -> PseudonymKey:

@@ -184,6 +184,19 @@ def find_files(folder: Path, config: ExtractConfig) -> tuple[dict[str, list[Path
 
 
 # ------------------------------------------------------------------------------ mapping
+_EDGE_SPACE = re.compile(r"(?:^|\x1f)\s|\s(?:\x1f|$)")
+
+
+def _strip_cells(column: pd.Series) -> pd.Series:
+    """Strip surrounding whitespace from text cells (blank becomes missing); fast when none has any."""
+    values = column.to_numpy(dtype=object)
+    texts = [v for v in values if v is not None]
+    if not _EDGE_SPACE.search("\x1f".join(texts)):
+        return column
+    stripped = [None if v is None else (v.strip() or None) for v in values]
+    return pd.Series(stripped, index=column.index, dtype=object)
+
+
 def _normalise_header(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", text.strip().lower()).strip("_")
 
@@ -580,13 +593,7 @@ class TableValidator:
         for c in [*spec.field_names, *self.items, "qualtrics_status"]:
             if c not in text:
                 continue
-            s = text[c]
-            present = s.notna()
-            if present.any():
-                stripped = s[present].astype(str).str.strip()
-                s = s.copy()
-                s[present] = stripped.where(stripped != "", None)
-                text[c] = s
+            text[c] = _strip_cells(text[c])
         for c, mapping in self.tcfg.values.items():
             if c in text:
                 text[c] = text[c].map(lambda v, m=mapping: m.get(v, v) if v is not None else None)
