@@ -78,7 +78,13 @@ def _frame(header: list[str], rows: list[list[str]]) -> tuple[pd.DataFrame, dict
         frame = pd.DataFrame(rows, columns=names, dtype=object)
     else:
         frame = pd.DataFrame({n: pd.Series(dtype=object) for n in names})
-    frame = frame.replace({"": None})
+    for name in names:
+        column = frame[name].to_numpy(dtype=object)
+        blank = column == ""
+        if blank.any():
+            column = column.copy()
+            column[blank] = None
+            frame[name] = column
     return frame, dict(zip(names, header, strict=True))
 
 
@@ -153,7 +159,7 @@ def read_csv(
             source=source,
         )
     text, encoding_note = decode_text(data, source, encoding)
-    lines = text.splitlines()
+    lines = text[: 1 << 20].splitlines()[: header_row + 1]  # the header is near the top
     if len(lines) < header_row:
         raise ConfigError(f"the file has no header on line {header_row}", source=source)
     delim = delimiter or sniff_delimiter(lines[header_row - 1])
@@ -183,7 +189,7 @@ def read_csv(
                 continue
             if start <= header_row + skip_rows_after_header:
                 continue
-            if not record or all(cell.strip() == "" for cell in record):
+            if not any(record):  # a blank line, or only delimiters
                 blank += 1
                 continue
             if len(record) > len(header) and all(c.strip() == "" for c in record[len(header) :]):

@@ -190,8 +190,7 @@ _EDGE_SPACE = re.compile(r"(?:^|\x1f)\s|\s(?:\x1f|$)")
 def _strip_cells(column: pd.Series) -> pd.Series:
     """Strip surrounding whitespace from text cells (blank becomes missing); fast when none has any."""
     values = column.to_numpy(dtype=object)
-    texts = [v for v in values if v is not None]
-    if not _EDGE_SPACE.search("\x1f".join(texts)):
+    if not _EDGE_SPACE.search("\x1f".join(filter(None, values))):
         return column
     stripped = [None if v is None else (v.strip() or None) for v in values]
     return pd.Series(stripped, index=column.index, dtype=object)
