@@ -27,383 +27,45 @@ Stated handling, beyond the schema constraints:
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from coacheval.errors import CoachevalError
-from coacheval.io.config import DEFAULT_PATTERNS, ExtractConfig, TableConfig
+from coacheval.io.checks import (
+    MESSAGES,
+    ProblemCollector,
+    check_name,
+    run_schema,
+    text_schema,
+    typed_frame,
+)
+from coacheval.io.columns import TABLE_ORDER, find_files, map_columns, strip_cells, survey_items
+from coacheval.io.config import ExtractConfig
 from coacheval.io.dates import parse_date_column
-from coacheval.io.pseudonymise import PseudonymKey, looks_like_pii
+from coacheval.io.pseudonymise import PseudonymKey
 from coacheval.io.raw import Problem, RawTable
 from coacheval.io.readers import QUALTRICS_RESPONSE_STATUS, read_any
+from coacheval.io.results import TableValidation, ValidationReport
 from coacheval.io.rules import RULES, RuleContext
 from coacheval.io.schema import TableSchema, load_table_schemas
 from coacheval.measures.instruments import Instrument, load_instruments
 
-TABLE_ORDER = (
-    "program_cohorts",
-    "survey_waves",
-    "hr_roster",
-    "hr_snapshot",
-    "peer_groups",
-    "enrolment",
-    "sessions",
-    "attendance",
-    "survey_responses",
-    "goals",
-    "program_costs",
-)
 LINEAGE = ("_file", "_row")
-_INTEGER = r"^[+-]?\d+$"
-_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
 
-@dataclass
-class TableValidation:
-    """The outcome for one table.
-
-    Attributes
-    ----------
-    clean
-        Rows that passed, typed (dates as ``datetime64``, whole numbers as ``Int64``), person
-        identifiers pseudonymised, with lineage columns ``_file`` and ``_row``.
-    quarantine
-        Rows that failed, as text (pseudonymised, personal data dropped), with ``_file``,
-        ``_row`` and ``reasons``.
-    problems
-        Every error and warning found.
-    """
-
-    name: str
-    files: list[str]
-    rows_in: int
-    clean: pd.DataFrame
-    quarantine: pd.DataFrame
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    unusable_reason: str = ""
-
-    @property
-    def rows_clean(self) -> int:
-        """Rows kept."""
-        return len(self.clean)
-
-    @property
-    def rows_quarantined(self) -> int:
-        """Rows quarantined."""
-        return len(self.quarantine)
-
-    @property
-    def errors(self) -> list[Problem]:
-        """Problems of severity error."""
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        """Problems of severity warning."""
-        return [p for p in self.problems if p.severity == "warning"]
-
-    def summary(self) -> dict[str, Any]:
-        """Return counts and problems as plain data."""
-        return {
-            "files": self.files,
-            "rows_in": self.rows_in,
-            "rows_clean": self.rows_clean,
-            "rows_quarantined": self.rows_quarantined,
-            "errors": len(self.errors),
-            "warnings": len(self.warnings),
-            "usable": not self.unusable_reason,
-            "unusable_reason": self.unusable_reason,
-            "notes": self.notes,
-            "problems": [p.to_dict() for p in self.problems],
-        }
-
-
-@dataclass
-class ValidationReport:
-    """Validation of every table found in a folder of extracts."""
-
-    folder: str
-    tables: dict[str, TableValidation]
-    ignored_files: list[str]
-    key_fingerprint: str
-    max_quarantine_share: float
-
-    @property
-    def unusable(self) -> dict[str, str]:
-        """Tables that cannot be used, with the reason."""
-        return {name: t.unusable_reason for name, t in self.tables.items() if t.unusable_reason}
-
-    @property
-    def usable(self) -> bool:
-        """Whether the data can go on to analysis."""
-        return not self.unusable
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``validation.json``."""
-        return {
-            "folder": self.folder,
-            "usable": self.usable,
-            "unusable": self.unusable,
-            "max_quarantine_share": self.max_quarantine_share,
-            "pseudonym_key_fingerprint": self.key_fingerprint,
-            "ignored_files": self.ignored_files,
-            "tables": {name: t.summary() for name, t in self.tables.items()},
-        }
-
-
-# ----------------------------------------------------------------------------- discovery
-def find_files(folder: Path, config: ExtractConfig) -> tuple[dict[str, list[Path]], list[str]]:
-    """Which files hold which table (config first, then the default name patterns)."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    claimed: dict[str, list[Path]] = {}
-    used: set[Path] = set()
-    for name in TABLE_ORDER:
-        patterns = config.table(name).files or DEFAULT_PATTERNS[name]
-        matched = [
-            p
-            for p in files
-            if p not in used
-            and any(fnmatch.fnmatch(p.name, pat) for pat in patterns)
-            and p.suffix.lower() not in (".json", ".yaml", ".yml", ".md", ".key")
-        ]
-        if matched:
-            claimed[name] = matched
-            used.update(matched)
-    ignored = [p.name for p in files if p not in used]
-    return claimed, ignored
-
-
-# ------------------------------------------------------------------------------ mapping
-_EDGE_SPACE = re.compile(r"(?:^|\x1f)\s|\s(?:\x1f|$)")
-
-
-def _strip_cells(column: pd.Series) -> pd.Series:
-    """Strip surrounding whitespace from text cells (blank becomes missing); fast when none has any."""
-    values = column.to_numpy(dtype=object)
-    if not _EDGE_SPACE.search("\x1f".join(filter(None, values))):
-        return column
-    stripped = [None if v is None else (v.strip() or None) for v in values]
-    return pd.Series(stripped, index=column.index, dtype=object)
-
-
-def _normalise_header(text: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", text.strip().lower()).strip("_")
-
-
-def _survey_items(
-    instruments: Mapping[str, Instrument],
-) -> dict[str, tuple[Instrument, dict[str, int]]]:
-    items = {}
-    for inst in instruments.values():
-        for item in inst.items:
-            labels = {
-                text.strip().lower(): code for code, text in inst.item_labels(item.id).items()
-            }
-            items[item.id] = (inst, labels)
-    return items
-
-
-def _map_columns(
-    raw: RawTable, schema: TableSchema, tcfg: TableConfig, extra_allowed: set[str], table: str
-) -> tuple[pd.DataFrame, dict[str, str], list[Problem], list[str]]:
-    """Rename file columns to contract names; drop unknown and personal-data columns."""
-    problems: list[Problem] = []
-    notes: list[str] = []
-    contract = set(schema.field_names) | extra_allowed
-    by_normalised = {_normalise_header(n): n for n in contract}
-    configured = {_normalise_header(k): v for k, v in tcfg.columns.items()}
-    rename: dict[str, str] = {}
-    labels: dict[str, str] = {}
-    drop: list[str] = []
-    for col in raw.frame.columns:
-        label = raw.label(col)
-        target = configured.get(_normalise_header(label)) or configured.get(_normalise_header(col))
-        if target is None:
-            target = col if col in contract else by_normalised.get(_normalise_header(col))
-        if target is None or target in rename.values():
-            reason = looks_like_pii(label, raw.frame[col])
-            what = "personal data" if reason else "not in the data contract"
-            problems.append(
-                Problem(
-                    table,
-                    raw.source,
-                    0,
-                    label,
-                    "",
-                    "unknown_column",
-                    f"column {label!r} dropped: {what}" + (f" ({reason})" if reason else ""),
-                    "warning",
-                    "column dropped",
-                )
-            )
-            drop.append(col)
-            continue
-        if target in schema.pii_fields:
-            problems.append(
-                Problem(
-                    table,
-                    raw.source,
-                    0,
-                    label,
-                    "",
-                    "personal_data",
-                    f"column {label!r} holds personal data ({schema.field(target).pii}) and is dropped",
-                    "warning",
-                    "column dropped",
-                )
-            )
-            drop.append(col)
-            continue
-        rename[col] = target
-        labels[target] = label
-    frame = raw.frame.drop(columns=drop).rename(columns=rename)
-    return frame, labels, problems, notes
-
-
-# --------------------------------------------------------------------------- the engine
-class _Collector:
-    """Problems by row position, and which rows are quarantined."""
-
-    def __init__(
-        self,
-        table: str,
-        files: np.ndarray,
-        rows: np.ndarray,
-        labels: list[dict[str, str]],
-        file_index: np.ndarray,
-    ) -> None:
-        self.table = table
-        self.files = files
-        self.rows = rows
-        self.labels = labels
-        self.file_index = file_index
-        self.problems: list[Problem] = []
-        self.bad = np.zeros(len(rows), dtype=bool)
-        self.reported: set[tuple[int, str]] = set()  # (row position, column) already explained
-
-    def label(self, position: int, column: str) -> str:
-        return self.labels[int(self.file_index[position])].get(column, column)
-
-    def add(
-        self,
-        positions: np.ndarray,
-        column: str,
-        values: list[str] | np.ndarray,
-        rule: str,
-        message: str | list[str],
-        severity: str = "error",
-        action: str | None = None,
-    ) -> None:
-        positions = np.asarray(positions, dtype=np.int64)
-        if not len(positions):
-            return
-        act = action or ("quarantined" if severity == "error" else "kept")
-        messages = message if isinstance(message, list) else [message] * len(positions)
-        for pos, value, msg in zip(positions, values, messages, strict=True):
-            self.problems.append(
-                Problem(
-                    self.table,
-                    str(self.files[pos]),
-                    int(self.rows[pos]),
-                    self.label(int(pos), column) if column else "",
-                    "" if value is None else str(value),
-                    rule,
-                    msg,
-                    severity,
-                    act,
-                )
-            )
-        if act == "quarantined":
-            self.bad[positions] = True
-
-
-def _failure_positions(exc: SchemaErrors) -> pd.DataFrame:
-    cases = exc.failure_cases
-    cases = cases[cases["index"].notna()].copy()
-    cases["index"] = cases["index"].astype(np.int64)
-    return cases
-
-
-_MESSAGES = {
-    "not_nullable": "{col} is required but empty",
-    "integer": "{val!r} is not a whole number",
-    "number": "{val!r} is not a number",
-    "date": "{val!r} is not a date (expected YYYY-MM-DD, MM/DD/YYYY or DD/MM/YYYY with date_order, or an Excel date)",
-    "enum": "{val!r} is not an allowed value ({allowed})",
-    "pattern": "{val!r} does not have the form of an identifier",
-    "range": "{val} is outside the allowed range {lo} to {hi}",
-    "unique": "duplicate key ({key}): an earlier row has the same",
-}
-
-
-def _run(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
-    try:
-        schema.validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        return _failure_positions(exc)
-    return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
-
-
-def _check_name(check: Any) -> str:
-    text = str(check)
-    if text.startswith("field_uniqueness") or text.startswith("multiple_fields_uniqueness"):
-        return "unique"
-    if "not_nullable" in text:
-        return "not_nullable"
-    return text
-
-
-def _text_schema(spec: TableSchema, columns: list[str]) -> pa.DataFrameSchema:
-    cols = {}
-    for f in spec.fields:
-        if f.name not in columns:
-            continue
-        checks = []
-        if f.type == "integer":
-            checks.append(pa.Check(lambda v: v.str.fullmatch(_INTEGER), name="integer"))
-        elif f.type == "number":
-            checks.append(pa.Check(lambda v: v.str.fullmatch(_NUMBER), name="number"))
-        elif f.type == "date":
-            checks.append(
-                pa.Check(
-                    lambda s: pd.to_datetime(s, format="%Y-%m-%d", errors="coerce").notna(),
-                    name="date",
-                )
-            )
-        if f.enum:
-            checks.append(pa.Check(lambda v, allowed=f.enum: v.isin(allowed), name="enum"))
-        if f.pattern and f.role != "person_id":
-            checks.append(
-                pa.Check(lambda v, rx=f"(?:{f.pattern})": v.str.fullmatch(rx), name="pattern")
-            )
-        cols[f.name] = pa.Column(object, checks=checks, nullable=not f.required, required=False)
-    return pa.DataFrameSchema(cols)
-
-
-def _typed(frame: pd.DataFrame, spec: TableSchema, items: set[str]) -> pd.DataFrame:
-    out = frame.copy()
-    for f in spec.fields:
-        if f.name not in out:
-            continue
-        if f.type == "date":
-            out[f.name] = pd.to_datetime(out[f.name], format="%Y-%m-%d", errors="coerce")
-        elif f.type == "integer":
-            out[f.name] = pd.to_numeric(out[f.name], errors="coerce").astype("Int64")
-        elif f.type == "number":
-            out[f.name] = pd.to_numeric(out[f.name], errors="coerce").astype(float)
-    for col in items & set(out.columns):
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
-    return out
+__all__ = [
+    "LINEAGE",
+    "TABLE_ORDER",
+    "TableValidation",
+    "TableValidator",
+    "ValidationReport",
+    "find_files",
+    "validate_folder",
+]
 
 
 class TableValidator:
@@ -422,7 +84,7 @@ class TableValidator:
         self.config = config
         self.tcfg = config.table(spec.name)
         self.key = key
-        self.items = _survey_items(instruments) if spec.item_fields_from == "instruments" else {}
+        self.items = survey_items(instruments) if spec.item_fields_from == "instruments" else {}
         self.context = context
         self.parents = parents
 
@@ -472,7 +134,7 @@ class TableValidator:
         extra = set(self.items) | ({"qualtrics_status"} if self.items else set())
         frames, labels, rejected = [], [], []
         for k, raw in enumerate(raws):
-            frame, label_map, problems, _ = _map_columns(raw, spec, self.tcfg, extra, spec.name)
+            frame, label_map, problems, _ = map_columns(raw, spec, self.tcfg, extra, spec.name)
             file_problems.extend(problems)
             frame = frame.assign(_file=raw.source, _row=raw.row_numbers, _fileno=k)
             missing = [f for f in spec.required_fields if f not in frame.columns]
@@ -514,13 +176,15 @@ class TableValidator:
         data = data.reset_index(drop=True)
         files = data["_file"].to_numpy()
         rows = data["_row"].to_numpy(dtype=np.int64)
-        col = _Collector(spec.name, files, rows, labels, data["_fileno"].to_numpy(dtype=np.int64))
+        col = ProblemCollector(
+            spec.name, files, rows, labels, data["_fileno"].to_numpy(dtype=np.int64)
+        )
         self._missing_columns(data, col)
         text = self._normalise(data, col, notes)
         self._text_checks(text, col)
         text = self._pseudonymise(text)
         self._duplicates(text, col)
-        typed = _typed(text, spec, set(self.items))
+        typed = typed_frame(text, spec, set(self.items))
         self._typed_checks(typed, col)
         clean_mask = ~col.bad
         keep = [c for c in all_cols if c in typed and (c in spec.field_names or c in self.items)]
@@ -572,7 +236,7 @@ class TableValidator:
         return result
 
     # -- steps ---------------------------------------------------------------------------
-    def _missing_columns(self, data: pd.DataFrame, col: _Collector) -> None:
+    def _missing_columns(self, data: pd.DataFrame, col: ProblemCollector) -> None:
         for name in [c for c in data.columns if c.startswith("_missing_")]:
             field_name = name[len("_missing_") :]
             pos = np.flatnonzero(data[name].fillna(False).to_numpy(dtype=bool))
@@ -586,13 +250,15 @@ class TableValidator:
             )
             data.drop(columns=name, inplace=True)
 
-    def _normalise(self, data: pd.DataFrame, col: _Collector, notes: list[str]) -> pd.DataFrame:
+    def _normalise(
+        self, data: pd.DataFrame, col: ProblemCollector, notes: list[str]
+    ) -> pd.DataFrame:
         spec = self.spec
         text = data.copy()
         for c in [*spec.field_names, *self.items, "qualtrics_status"]:
             if c not in text:
                 continue
-            text[c] = _strip_cells(text[c])
+            text[c] = strip_cells(text[c])
         for c, mapping in self.tcfg.values.items():
             if c in text:
                 text[c] = text[c].map(lambda v, m=mapping: m.get(v, v) if v is not None else None)
@@ -643,7 +309,7 @@ class TableValidator:
             self._survey_specifics(text, col)
         return text
 
-    def _survey_specifics(self, text: pd.DataFrame, col: _Collector) -> None:
+    def _survey_specifics(self, text: pd.DataFrame, col: ProblemCollector) -> None:
         if "qualtrics_status" in text:
             status = text["qualtrics_status"]
             bad = status.notna() & ~status.isin(QUALTRICS_RESPONSE_STATUS)
@@ -712,18 +378,18 @@ class TableValidator:
                 "the response date is in no wave's field period, so its wave is unknown",
             )
 
-    def _text_checks(self, text: pd.DataFrame, col: _Collector) -> None:
+    def _text_checks(self, text: pd.DataFrame, col: ProblemCollector) -> None:
         spec = self.spec
-        cases = _run(_text_schema(spec, list(text.columns)), text)
+        cases = run_schema(text_schema(spec, list(text.columns)), text)
         for r in cases.itertuples():
             if (int(r.index), r.column) in col.reported:
                 continue
-            name = _check_name(r.check)
+            name = check_name(r.check)
             f = spec.field(r.column)
             value = r.failure_case
             if f.role == "person_id" and isinstance(value, str):
                 value = self.key.pseudonym(value)
-            message = _MESSAGES.get(name, "{val!r} fails " + name).format(
+            message = MESSAGES.get(name, "{val!r} fails " + name).format(
                 col=r.column,
                 val=value,
                 allowed=", ".join(f.enum or ()),
@@ -745,7 +411,7 @@ class TableValidator:
             out[c] = self.key.apply(out[c])
         return out
 
-    def _duplicates(self, text: pd.DataFrame, col: _Collector) -> None:
+    def _duplicates(self, text: pd.DataFrame, col: ProblemCollector) -> None:
         content = [c for c in text.columns if c not in (*LINEAGE, "_fileno")]
         dup = text.duplicated(subset=content, keep="first").to_numpy()
         if dup.any():
@@ -760,7 +426,7 @@ class TableValidator:
                 [f"exact copy of row {int(r)}" for r in first_row.iloc[pos]],
             )
 
-    def _typed_checks(self, typed: pd.DataFrame, col: _Collector) -> None:
+    def _typed_checks(self, typed: pd.DataFrame, col: ProblemCollector) -> None:
         spec = self.spec
         ok_rows = ~col.bad
         frame = typed.loc[ok_rows]
@@ -826,19 +492,19 @@ class TableValidator:
                 )
         pk = [c for c in spec.primary_key if c in frame]
         unique = pk if len(pk) == len(spec.primary_key) and pk else None
-        errors = _run(
+        errors = run_schema(
             pa.DataFrameSchema(columns, unique=unique, report_duplicates="exclude_first"), frame
         )
         self._add_cases(errors, col, "error")
-        warnings = _run(pa.DataFrameSchema(warn_columns), frame)
+        warnings = run_schema(pa.DataFrameSchema(warn_columns), frame)
         self._add_cases(warnings, col, "warning")
 
-    def _add_cases(self, cases: pd.DataFrame, col: _Collector, severity: str) -> None:
+    def _add_cases(self, cases: pd.DataFrame, col: ProblemCollector, severity: str) -> None:
         spec = self.spec
         descriptions = {r.name: r.description for r in spec.rules}
         seen: set[tuple[int, str]] = set()
         for r in cases.itertuples():
-            name = _check_name(r.check)
+            name = check_name(r.check)
             if (r.index, name) in seen:
                 continue
             seen.add((r.index, name))
@@ -847,12 +513,12 @@ class TableValidator:
             if isinstance(value, pd.Timestamp):
                 value = value.date().isoformat()
             if name == "unique":
-                message = _MESSAGES["unique"].format(key=", ".join(spec.primary_key))
+                message = MESSAGES["unique"].format(key=", ".join(spec.primary_key))
                 column = spec.primary_key[0]
                 rule = "duplicate_key"
             elif name == "range":
                 f = spec.field(r.column)
-                message = _MESSAGES["range"].format(val=value, lo=f.minimum, hi=f.maximum)
+                message = MESSAGES["range"].format(val=value, lo=f.minimum, hi=f.maximum)
                 rule = "range"
             elif name.startswith("foreign_key:"):
                 parent = name.split(":", 1)[1]
