@@ -76,7 +76,8 @@ def render_html(report: ValidationReport) -> str:
             f"<li>{esc(sev)} <code>{esc(rule)}</code>: {n:,}</li>"
             for (sev, rule), n in sorted(counts.items())
         )
-        shown = table.problems[:MAX_HTML_PROBLEMS]
+        ordered = sorted(table.problems, key=lambda p: (p.severity != "error", p.file, p.row))
+        shown = ordered[:MAX_HTML_PROBLEMS]
         problem_rows = "".join(
             f"<tr class='{p.severity}'><td>{esc(p.file)}</td><td>{p.row or ''}</td><td>{esc(p.column)}</td>"
             f"<td>{esc(p.value)}</td><td>{esc(p.rule)}</td><td>{esc(p.message)}</td><td>{esc(p.action)}</td></tr>"
