@@ -97,6 +97,12 @@ def map_columns(
     rename: dict[str, str] = {}
     labels: dict[str, str] = {}
     drop: list[str] = []
+
+    def dropped(label: str, rule: str, message: str) -> None:
+        problems.append(
+            Problem(table, raw.source, 0, label, "", rule, message, "warning", "column dropped")
+        )
+
     for col in raw.frame.columns:
         label = raw.label(col)
         target = configured.get(normalise_header(label)) or configured.get(normalise_header(col))
@@ -104,35 +110,16 @@ def map_columns(
             target = col if col in contract else by_normalised.get(normalise_header(col))
         if target is None or target in rename.values():
             reason = looks_like_pii(label, raw.frame[col])
-            what = "personal data" if reason else "not in the data contract"
-            problems.append(
-                Problem(
-                    table,
-                    raw.source,
-                    0,
-                    label,
-                    "",
-                    "unknown_column",
-                    f"column {label!r} dropped: {what}" + (f" ({reason})" if reason else ""),
-                    "warning",
-                    "column dropped",
-                )
-            )
+            what = f"personal data ({reason})" if reason else "not in the data contract"
+            dropped(label, "unknown_column", f"column {label!r} dropped: {what}")
             drop.append(col)
             continue
         if target in schema.pii_fields:
-            problems.append(
-                Problem(
-                    table,
-                    raw.source,
-                    0,
-                    label,
-                    "",
-                    "personal_data",
-                    f"column {label!r} holds personal data ({schema.field(target).pii}) and is dropped",
-                    "warning",
-                    "column dropped",
-                )
+            kind = schema.field(target).pii
+            dropped(
+                label,
+                "personal_data",
+                f"column {label!r} holds personal data ({kind}) and is dropped",
             )
             drop.append(col)
             continue
