@@ -40,3 +40,23 @@ class InstrumentError(ConfigError):
 
 class CoachevalWarning(UserWarning):
     """Base class of coacheval's warnings."""
+
+
+class DataValidationError(CoachevalError, ValueError):
+    """Data that break a rule, with the offending rows in ``failure_cases``.
+
+    Parameters
+    ----------
+    message
+        What is wrong, naming the column and values.
+    failure_cases
+        The rows (and values) that fail, when known.
+    """
+
+    def __init__(self, message: str, *, failure_cases: object = None) -> None:
+        self.failure_cases = failure_cases
+        super().__init__(message)
+
+
+class PoorReliabilityWarning(CoachevalWarning):
+    """A scale's reliability is below the usual threshold (alpha or omega < 0.70)."""
