@@ -1,0 +1,250 @@
+"""Table 1: participants against comparison leaders at baseline, with standardised differences.
+
+Standardised mean differences (SMD) follow ``tableone``: for a continuous variable
+``(m1 - m0) / sqrt((s1^2 + s0^2) / 2)`` on the available values; for a categorical one the
+multinomial SMD of Yang & Dalton (2012), ``sqrt(d' S^-1 d)`` over the level proportions (first
+level dropped), which equals the binary formula for two levels. Percentages are of the
+non-missing values. Counts below the minimum reporting size are suppressed.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from coacheval.errors import ConfigError
+from coacheval.results import TableResult
+
+
+def smd_continuous(x1: pd.Series, x0: pd.Series) -> float:
+    """Standardised mean difference of a continuous variable (available cases).
+
+    Examples
+    --------
+    >>> round(smd_continuous(pd.Series([1.0, 2, 3]), pd.Series([2.0, 3, 4])), 3)
+    -1.0
+    """
+    a, b = x1.dropna().astype(float), x0.dropna().astype(float)
+    pooled = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+    return float((a.mean() - b.mean()) / pooled) if pooled > 0 else 0.0
+
+
+def smd_categorical(x1: pd.Series, x0: pd.Series) -> float:
+    """Multinomial standardised difference (Yang & Dalton 2012); absolute, as tableone reports.
+
+    Examples
+    --------
+    >>> round(smd_categorical(pd.Series(["a", "a", "b"]), pd.Series(["a", "b", "b"])), 3)
+    0.707
+    """
+    a, b = x1.dropna().astype(str), x0.dropna().astype(str)
+    levels = sorted(set(a) | set(b))
+    if len(levels) < 2:
+        return 0.0
+    p1 = np.array([(a == lv).mean() for lv in levels[1:]])
+    p0 = np.array([(b == lv).mean() for lv in levels[1:]])
+    diff = p1 - p0
+    cov = -(np.outer(p1, p1) + np.outer(p0, p0)) / 2
+    np.fill_diagonal(cov, (p1 * (1 - p1) + p0 * (1 - p0)) / 2)
+    value = float(diff @ np.linalg.pinv(cov) @ diff)
+    return float(np.sqrt(max(value, 0.0)))
+
+
+@dataclass(frozen=True)
+class BaselineTable(TableResult):
+    """Baseline characteristics by group.
+
+    Attributes
+    ----------
+    table
+        Tidy: ``variable, level, group, n, mean, sd, percent, suppressed`` (one row per group and
+        variable, or per level of a categorical variable).
+    smd
+        ``variable, smd``.
+    groups
+        Group labels in display order (participants first) and their sizes.
+    """
+
+    table: pd.DataFrame
+    smd: pd.DataFrame
+    groups: tuple[tuple[str, int], ...]
+    min_cell: int = 0
+    title: str = "Baseline characteristics"
+    notes: tuple[str, ...] = field(default=())
+
+    def display(self, digits: int = 1) -> pd.DataFrame:
+        """Lay out for publication: a row per variable or level, a column per group, and SMD."""
+        rows = []
+        smd = dict(zip(self.smd.variable, self.smd.smd, strict=True))
+        header = [f"{g} (n={n:,})" for g, n in self.groups]
+        for variable in dict.fromkeys(self.table.variable):
+            part = self.table[self.table.variable == variable]
+            if part.level.isna().all():
+                cells = []
+                for g, _ in self.groups:
+                    r = part[part.group == g].iloc[0]
+                    cells.append(
+                        f"{r['mean']:.{digits}f} ({r['sd']:.{digits}f})" if r["n"] > 0 else "–"
+                    )
+                rows.append([f"{variable}, mean (SD)", *cells, f"{smd[variable]:.2f}"])
+                continue
+            rows.append([f"{variable}, n (%)", *[""] * len(self.groups), f"{smd[variable]:.2f}"])
+            for level in dict.fromkeys(part.level):
+                cells = []
+                for g, _ in self.groups:
+                    r = part[(part.group == g) & (part.level == level)].iloc[0]
+                    cells.append(
+                        f"<{self.min_cell}"
+                        if r["suppressed"]
+                        else f"{int(r['n'])} ({r['percent']:.{digits}f})"
+                    )
+                rows.append([f"    {level}", *cells, ""])
+        return pd.DataFrame(rows, columns=["Characteristic", *header, "SMD"])
+
+    def as_html(self) -> str:
+        """Render as a plain HTML table (pastes cleanly into Word)."""
+        shown = self.display()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in shown.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+            for row in shown.itertuples(index=False)
+        )
+        notes = "".join(f"<p><small>{html.escape(n)}</small></p>" for n in self.notes)
+        return (
+            f"<table class='coacheval-table1'><caption>{html.escape(self.title)}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}"
+        )
+
+    def as_markdown(self) -> str:
+        """Render as a pipe table, for Quarto and Pandoc (which turn it into a Word table)."""
+        shown = self.display()
+        lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+        lines += [
+            "| " + " | ".join(str(v).replace("|", "/") for v in row) + " |"
+            for row in shown.itertuples(index=False)
+        ]
+        return "\n".join(lines) + "\n\n" + "\n".join(self.notes)
+
+    def to_docx(self, path: str | Path) -> Path:
+        """Write the table as a Word document (needs the ``report`` extra: pypandoc-binary)."""
+        try:
+            import pypandoc
+        except ImportError as exc:
+            raise ConfigError(
+                "writing Word files needs the report extra: pip install 'coacheval[report]'"
+            ) from exc
+        path = Path(path)
+        pypandoc.convert_text(
+            f"# {self.title}\n\n{self.as_markdown()}",
+            "docx",
+            format="markdown",
+            outputfile=str(path),
+        )
+        return path
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+
+def baseline_table(
+    data: pd.DataFrame,
+    *,
+    group_col: str,
+    continuous: Sequence[str] = (),
+    categorical: Sequence[str] = (),
+    group_labels: tuple[str, str] = ("Participants", "Comparison"),
+    min_cell: int = 0,
+) -> BaselineTable:
+    """Describe two groups side by side with standardised mean differences.
+
+    Parameters
+    ----------
+    data
+        One row per person.
+    group_col
+        1/True for participants, 0/False for the comparison group.
+    continuous, categorical
+        Variables to describe.
+    group_labels
+        Display names of the two groups.
+    min_cell
+        Counts from 1 to ``min_cell - 1`` are suppressed (the minimum reporting size).
+
+    Returns
+    -------
+    BaselineTable
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"g": [1, 1, 0, 0, 0], "age": [30, 40, 50, 45, 55], "role": list("abbab")})
+    >>> t = baseline_table(df, group_col="g", continuous=["age"], categorical=["role"])
+    >>> t.smd.round(2).to_dict("list")  # In R: tableone::ExtractSmd(CreateTableOne(...))
+    {'variable': ['age', 'role'], 'smd': [-2.45, 0.34]}
+    """
+    missing = [c for c in (group_col, *continuous, *categorical) if c not in data]
+    if missing:
+        raise ConfigError(f"baseline_table: no column(s) {', '.join(missing)}")
+    flag = data[group_col].astype(bool)
+    groups = ((group_labels[0], data[flag]), (group_labels[1], data[~flag]))
+    rows, smds = [], []
+    for var in continuous:
+        for label, frame in groups:
+            x = pd.to_numeric(frame[var], errors="coerce").dropna()
+            rows.append(
+                {
+                    "variable": var,
+                    "level": None,
+                    "group": label,
+                    "n": len(x),
+                    "mean": float(x.mean()) if len(x) else np.nan,
+                    "sd": float(x.std(ddof=1)) if len(x) > 1 else np.nan,
+                    "percent": np.nan,
+                    "suppressed": False,
+                }
+            )
+        smds.append(
+            {
+                "variable": var,
+                "smd": smd_continuous(
+                    pd.to_numeric(groups[0][1][var], errors="coerce"),
+                    pd.to_numeric(groups[1][1][var], errors="coerce"),
+                ),
+            }
+        )
+    for var in categorical:
+        levels = sorted(data[var].dropna().astype(str).unique())
+        for label, frame in groups:
+            x = frame[var].dropna().astype(str)
+            for level in levels:
+                n = int((x == level).sum())
+                hide = 0 < n < min_cell
+                rows.append(
+                    {
+                        "variable": var,
+                        "level": level,
+                        "group": label,
+                        "n": np.nan if hide else n,
+                        "mean": np.nan,
+                        "sd": np.nan,
+                        "percent": np.nan if hide else (100 * n / len(x) if len(x) else np.nan),
+                        "suppressed": hide,
+                    }
+                )
+        smds.append({"variable": var, "smd": smd_categorical(groups[0][1][var], groups[1][1][var])})
+    notes = [
+        "SMD: standardised mean difference (tableone conventions); |SMD| > 0.1 is a notable imbalance."
+    ]
+    if min_cell:
+        notes.append(f"Counts below {min_cell} are suppressed.")
+    return BaselineTable(
+        pd.DataFrame(rows),
+        pd.DataFrame(smds),
+        tuple((label, len(frame)) for label, frame in groups),
+        min_cell,
+        notes=tuple(notes),
+    )
