@@ -200,7 +200,7 @@ def load_instruments(folder: str | Path | None = None) -> dict[str, Instrument]:
     Examples
     --------
     >>> sorted(load_instruments())[:2]
-    ['cbi_work', 'moaq_jss']
+    ['cbi_work', 'lse']
     """
     directory = _instrument_dir(folder)
     if not directory.is_dir():

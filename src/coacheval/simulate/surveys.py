@@ -44,11 +44,15 @@ class Surveys:
     effects
         One row per response by an enrolled leader and construct: the realised effect on the
         scale score (treated minus untreated potential outcome, complete items).
+    true_scores
+        Per wave and construct: the mean and SD of the respondents' true scores (before item
+        error, rounding and clipping), in the scale's metric.
     """
 
     waves: pd.DataFrame
     responses: pd.DataFrame
     effects: pd.DataFrame
+    true_scores: pd.DataFrame
 
 
 def wave_table(cfg: SimulationConfig) -> pd.DataFrame:
@@ -179,7 +183,7 @@ def simulate_surveys(
     n_items = len(item_meta)
     item_construct = np.array([m[0] for m in item_meta])
 
-    responses, effect_rows, wave_rows = [], [], []
+    responses, effect_rows, wave_rows, true_rows = [], [], [], []
     for w in waves.itertuples():
         invited = np.flatnonzero(employed_on(people, w.open_day))
         z_eng = traits[invited, CONSTRUCTS.index("work_engagement")]
@@ -236,6 +240,22 @@ def simulate_surveys(
         d = np.array([cfg.scales[c].effect_d for c in CONSTRUCTS])
         true0 = means + np.sqrt(rel) * sds * latent
         shift = d * sds * effect_share[:, None]
+        multipliers = np.array(
+            [instruments[cfg.scales[c].instrument].item_multiplier for c in CONSTRUCTS]
+        )
+        true_scores = (true0 + shift) * multipliers
+        for k, construct in enumerate(CONSTRUCTS):
+            true_rows.append(
+                {
+                    "wave": w.wave,
+                    "construct": construct,
+                    "n": len(idx),
+                    "mean_true_score": float(true_scores[:, k].mean()),
+                    "sd_true_score": float(true_scores[:, k].std(ddof=1))
+                    if len(idx) > 1
+                    else np.nan,
+                }
+            )
 
         noise = streams.normal("item_error", pid[:, None], w.wave, np.arange(n_items)[None, :])
         lo = np.array([m[3] for m in item_meta])
@@ -293,4 +313,4 @@ def simulate_surveys(
     )
     responses_df = pd.concat(responses, ignore_index=True)
     effects_df = pd.concat(effect_rows, ignore_index=True)
-    return Surveys(waves, responses_df, effects_df)
+    return Surveys(waves, responses_df, effects_df, pd.DataFrame(true_rows))

@@ -191,6 +191,16 @@ def build_truth(
                 "floor_without_maintenance": cfg.floor_without_maintenance,
                 "dose": "effect scales with program sessions attended / planned, relative to reference_dose",
             },
+            "true_score_means": [
+                {
+                    "construct": r.construct,
+                    "wave_id": surveys.waves.wave_id.iloc[int(r.wave)],
+                    "respondents": int(r.n),
+                    "mean": _round(r.mean_true_score),
+                    "sd": _round(r.sd_true_score),
+                }
+                for r in surveys.true_scores.itertuples()
+            ],
             "realised_att": [
                 {
                     "construct": r.construct,
