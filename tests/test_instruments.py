@@ -7,7 +7,16 @@ import pytest
 from coacheval.errors import InstrumentError
 from coacheval.measures import load_instrument, load_instruments
 
-SHIPPED = {"moaq_jss", "uwes9", "cbi_work", "who5", "spos8", "turnover_intention", "lse", "professional_isolation"}
+SHIPPED = {
+    "moaq_jss",
+    "uwes9",
+    "cbi_work",
+    "who5",
+    "spos8",
+    "turnover_intention",
+    "lse",
+    "professional_isolation",
+}
 
 
 def test_shipped_library():
@@ -41,7 +50,13 @@ def test_reverse_keys_follow_the_published_scoring(instrument, reverse):
 
 
 def test_licensed_wording_is_not_bundled():
-    for instrument_id in ("uwes9", "moaq_jss", "lse", "professional_isolation", "turnover_intention"):
+    for instrument_id in (
+        "uwes9",
+        "moaq_jss",
+        "lse",
+        "professional_isolation",
+        "turnover_intention",
+    ):
         instrument = load_instrument(instrument_id)
         assert not instrument.item_text_included
         assert all(item.text is None for item in instrument.items)

@@ -4,7 +4,8 @@ Standardised mean differences (SMD) follow ``tableone``: for a continuous variab
 ``(m1 - m0) / sqrt((s1^2 + s0^2) / 2)`` on the available values; for a categorical one the
 multinomial SMD of Yang & Dalton (2012), ``sqrt(d' S^-1 d)`` over the level proportions (first
 level dropped), which equals the binary formula for two levels. Percentages are of the
-non-missing values. Counts below the minimum reporting size are suppressed.
+non-missing values; missing values are counted in a ``(missing)`` row. Counts below the minimum
+reporting size are suppressed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import pandas as pd
 
 from coacheval.errors import ConfigError
 from coacheval.results import TableResult
+
+MISSING_LEVEL = "(missing)"
 
 
 def smd_continuous(x1: pd.Series, x0: pd.Series) -> float:
@@ -218,8 +221,24 @@ def baseline_table(
         )
     for var in categorical:
         levels = sorted(data[var].dropna().astype(str).unique())
+        any_missing = bool(data[var].isna().any())
         for label, frame in groups:
             x = frame[var].dropna().astype(str)
+            if any_missing:
+                n_missing = int(frame[var].isna().sum())
+                hide = 0 < n_missing < min_cell
+                rows.append(
+                    {
+                        "variable": var,
+                        "level": MISSING_LEVEL,
+                        "group": label,
+                        "n": np.nan if hide else n_missing,
+                        "mean": np.nan,
+                        "sd": np.nan,
+                        "percent": np.nan,
+                        "suppressed": hide,
+                    }
+                )
             for level in levels:
                 n = int((x == level).sum())
                 hide = 0 < n < min_cell

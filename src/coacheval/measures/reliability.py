@@ -3,11 +3,12 @@
 Conventions follow ``psych::alpha`` (checked against it in the tests): covariances and
 correlations use pairwise-complete observations; raw alpha is
 ``k/(k-1) * (1 - tr(C)/sum(C))``; standardised alpha is ``k r / (1 + (k-1) r)`` with ``r`` the
-mean inter-item correlation; the corrected item-total correlation (``r_drop``) is the correlation
-of an item with the sum of the other items, from ``C``; the 95% interval is Feldt's (1965),
+mean inter-item correlation (correlations from the pairwise covariances, ``cov2cor``); the
+corrected item-total correlation (``r_drop``) is the correlation of an item with the sum of the
+other items, from ``C``; the 95% interval is Feldt's (1965),
 ``1 - (1 - alpha) F`` with ``F`` quantiles on ``n - 1`` and ``(n - 1)(k - 1)`` degrees of freedom.
-Omega total is ``(sum of loadings)^2 / sum(R)`` for a one-factor minimum-residual (unweighted
-least squares) fit to the correlation matrix ``R``, as ``psych::omega`` with one factor.
+Omega total is ``1 - sum(1 - λ²) / sum(R)`` for a one-factor minimum-residual (unweighted least
+squares) fit to the correlation matrix ``R``, as ``psych::omega`` with one factor computes it.
 """
 
 from __future__ import annotations
@@ -128,9 +129,13 @@ def one_factor_minres(corr: np.ndarray) -> np.ndarray:
 
 
 def omega_total(corr: np.ndarray) -> float:
-    """McDonald's omega total from a one-factor minres fit: ``(sum λ)^2 / sum(R)``."""
+    """McDonald's omega total from a one-factor minres fit, as ``psych::omega`` computes it.
+
+    ``1 - sum(u2) / sum(R)`` with uniquenesses ``u2 = 1 - λ²``: the share of the variance of the
+    sum of standardised items that is common variance.
+    """
     loadings = one_factor_minres(corr)
-    return float(loadings.sum() ** 2 / corr.sum())
+    return float(1 - (1 - loadings**2).sum() / corr.sum())
 
 
 def cronbach_alpha(
@@ -190,7 +195,8 @@ def cronbach_alpha(
             failure_cases=pd.DataFrame({"item": constant}),
         )
     cov = data.cov().to_numpy()
-    corr = data.corr().to_numpy()
+    scale_sd = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(scale_sd, scale_sd)  # as psych: cov2cor of the pairwise covariances
     raw = _alpha_from_cov(cov)
     std, avg_r = _std_alpha(corr)
     low, high = feldt_interval(raw, n_obs, data.shape[1], level)
@@ -217,7 +223,7 @@ def cronbach_alpha(
                 "std_alpha_if_dropped": _std_alpha(sub_corr)[0] if k > 2 else np.nan,
             }
         )
-    omega = omega_total(corr) if k >= 3 else np.nan
+    omega = omega_total(data.corr().to_numpy()) if k >= 3 else np.nan  # psych::omega: pairwise cor
     return AlphaResult(
         scale,
         n_obs,
