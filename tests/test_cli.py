@@ -106,6 +106,9 @@ def test_demo_runs_from_any_folder_and_says_what_it_made(tmp_path):
     assert result.returncode == 0, result.stderr
     made = workdir / "coacheval-demo" / "extracts"
     expected = {"hr_roster.csv", "survey_responses.csv", "enrolment.csv", "truth.json"}
+    assert {"scores.csv", "reliability.csv", "table1.html"} <= {
+        p.name for p in (workdir / "coacheval-demo" / "measures").iterdir()
+    }
     assert expected <= {p.name for p in made.iterdir()}
     assert "coacheval-demo" in result.stdout and "Terminations, voluntary" in result.stdout
 

@@ -156,3 +156,18 @@ def test_small_counts_are_suppressed_in_table_one():
     hidden = table.table[(table.table.group == "Participants") & (table.table.level == "b")].iloc[0]
     assert hidden.suppressed and np.isnan(hidden.n)
     assert "<5" in table.display().to_string()
+
+
+def test_table_one_as_a_word_document(tmp_path):
+    import zipfile
+
+    from coacheval.measures.baseline import baseline_table
+
+    df = pd.DataFrame(
+        {"g": [1, 1, 1, 0, 0, 0], "age": [30, 35, 40, 45, 50, 55], "role": list("ababab")}
+    )
+    path = baseline_table(df, group_col="g", continuous=["age"], categorical=["role"]).to_docx(
+        tmp_path / "t1.docx"
+    )
+    document = zipfile.ZipFile(path).read("word/document.xml").decode("utf-8")
+    assert "<w:tbl>" in document and "Participants (n=3)" in document

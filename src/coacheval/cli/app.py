@@ -188,8 +188,9 @@ def demo(out: Path, seed: int, leaders: int | None) -> None:
     """Run coacheval end to end on a simulated health system: no data needed.
 
     Simulates a realistic system with known true effects and writes its extracts, and the truth
-    behind them, under OUT/extracts; then validates them into OUT/validation, pseudonymising
-    with a key kept in OUT/pseudonym.key.
+    behind them, under OUT/extracts; validates them into OUT/validation, pseudonymising with a
+    key kept in OUT/pseudonym.key; and scores the survey into OUT/measures (scale scores,
+    reliability by wave, Table 1 of participants against the other leaders).
     """
     system = _simulate(seed, leaders, {}, None, "Simulating a health system")
     written = system.write(out / "extracts")
@@ -198,10 +199,9 @@ def demo(out: Path, seed: int, leaders: int | None) -> None:
         "\nThe true effects behind these data are in [bold]truth.json[/bold]; "
         "coacheval's estimates can be checked against them.\n"
     )
-    report = _run_validation(
-        out / "extracts", out / "validation", None, out / "pseudonym.key", None
-    )
-    _print_validation(report, out / "validation")
+    study = _run_validation(out / "extracts", out / "validation", None, out / "pseudonym.key", None)
+    _print_validation(study.validation, out / "validation")
+    _write_measures(study, out / "measures")
 
 
 def _print_validation(report: Any, out: Path) -> None:
@@ -238,7 +238,7 @@ def _run_validation(
 ) -> Any:
     from coacheval.io.config import ExtractConfig
     from coacheval.io.report import write_validation
-    from coacheval.io.study import resolve_key
+    from coacheval.io.study import Study, resolve_key
     from coacheval.io.validate import validate_folder
 
     cfg = ExtractConfig.from_yaml(config) if config else ExtractConfig()
@@ -254,9 +254,9 @@ def _run_validation(
             "every quarter so that pseudonyms link across extracts.[/yellow]"
         )
     with console_err.status("Validating extracts"):
-        report = validate_folder(folder, key=key, config=cfg)
-    write_validation(report, out)
-    return report
+        study = Study.from_report(validate_folder(folder, key=key, config=cfg))
+    write_validation(study.validation, out)
+    return study
 
 
 @app.command(context_settings=CONTEXT)
@@ -302,7 +302,7 @@ def validate(
 
     Example: coacheval validate extracts/ --config extracts.yaml --key-file secrets/key --out checked/
     """
-    report = _run_validation(folder, out, config, key_file, max_quarantine_share)
+    report = _run_validation(folder, out, config, key_file, max_quarantine_share).validation
     _print_validation(report, out)
     if not report.usable:
         raise SystemExit(2)
@@ -339,3 +339,40 @@ def schema(tables: tuple[str, ...], out: Path | None) -> None:
     (out / "data_dictionary.md").write_text(text, encoding="utf-8")
     (out / "data_dictionary.html").write_text(markdown_to_html(text), encoding="utf-8")
     console.print(f"Wrote data_dictionary.md and data_dictionary.html to [bold]{out}[/bold]")
+
+
+MIN_REPORTING_SIZE = 5
+
+
+def _write_measures(study: Any, out: Path) -> None:
+    from rich.table import Table
+
+    from coacheval.measures import reliability_by_wave, score_instruments, study_baseline
+
+    out.mkdir(parents=True, exist_ok=True)
+    responses = study["survey_responses"]
+    scores = score_instruments(responses, study.instruments)
+    scores.to_csv(out / "scores.csv", index=False)
+    reliability = reliability_by_wave(responses, study.instruments)
+    reliability.table.to_csv(out / "reliability.csv", index=False)
+    reliability.items.to_csv(out / "item_analysis.csv", index=False)
+    table1 = study_baseline(study, min_cell=MIN_REPORTING_SIZE)
+    table1.table.to_csv(out / "table1.csv", index=False)
+    (out / "table1.html").write_text(table1.as_html(), encoding="utf-8")
+    (out / "table1.md").write_text(table1.as_markdown(), encoding="utf-8")
+    first = reliability.table[reliability.table.wave == reliability.table.wave.min()]
+    smd = table1.smd.set_index("variable").smd
+    shown = Table(title=f"Scales at baseline (wave {first.wave.iloc[0]})", title_justify="left")
+    for name in ("scale", "construct", "alpha", "95% CI", "omega", "SMD participants vs others"):
+        shown.add_column(name, justify="left" if name in ("scale", "construct") else "right")
+    for row in first.itertuples():
+        shown.add_row(
+            row.scale,
+            row.construct,
+            f"{row.raw_alpha:.2f}",
+            f"{row.conf_low:.2f}-{row.conf_high:.2f}",
+            f"{row.omega_total:.2f}",
+            f"{smd.get('baseline ' + row.construct, float('nan')):+.2f}",
+        )
+    console.print(shown)
+    console.print(f"Wrote scores, reliability, item analysis and Table 1 to [bold]{out}[/bold]")

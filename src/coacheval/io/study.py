@@ -40,6 +40,25 @@ class Study:
         """Return one clean table by name."""
         return self.tables[name]
 
+    @classmethod
+    def from_report(cls, report: ValidationReport) -> Study:
+        """Build the study from a validation already made (see :func:`load_study`)."""
+        instruments = load_instruments()
+        tables = {n: t.clean for n, t in report.tables.items()}
+        snapshots = report.tables.get("hr_snapshot")
+        if snapshots is not None and len(snapshots.clean):
+            from coacheval.io.episodes import snapshots_to_episodes
+
+            result = snapshots_to_episodes(snapshots.clean)
+            tables["employment_episodes"] = result.episodes
+            tables["role_spells"] = result.role_spells
+            snapshots.problems.extend(result.problems)
+            snapshots.notes.append(
+                f"{len(result.episodes):,} employment episodes and {len(result.role_spells):,} role spells "
+                "built from the snapshots"
+            )
+        return cls(tables, report, instruments)
+
     def __repr__(self) -> str:
         sizes = ", ".join(f"{n}={len(t):,}" for n, t in self.tables.items())
         return f"Study({sizes})"
@@ -109,19 +128,4 @@ def load_study(
     """
     if config is not None and not isinstance(config, ExtractConfig):
         config = ExtractConfig.from_yaml(config)
-    report = validate_folder(folder, key=key, config=config)
-    instruments = load_instruments()
-    tables = {n: t.clean for n, t in report.tables.items()}
-    snapshots = report.tables.get("hr_snapshot")
-    if snapshots is not None and len(snapshots.clean):
-        from coacheval.io.episodes import snapshots_to_episodes
-
-        result = snapshots_to_episodes(snapshots.clean)
-        tables["employment_episodes"] = result.episodes
-        tables["role_spells"] = result.role_spells
-        snapshots.problems.extend(result.problems)
-        snapshots.notes.append(
-            f"{len(result.episodes):,} employment episodes and {len(result.role_spells):,} role spells "
-            "built from the snapshots"
-        )
-    return Study(tables, report, instruments)
+    return Study.from_report(validate_folder(folder, key=key, config=config))
