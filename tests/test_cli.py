@@ -134,3 +134,15 @@ def test_simulate_writes_where_asked(tmp_path, capsys):
     truth = json.loads(Path(tmp_path / "sim" / "truth.json").read_text(encoding="utf-8"))
     assert len(truth["program"]["cohorts"]) == 4
     assert truth["retention"]["true_effect"]["hazard_ratio"] == 1.0
+
+
+def test_coacheval_warnings_print_as_one_line(capsys):
+    import warnings
+
+    from coacheval.cli import _show_warning
+    from coacheval.errors import PoorReliabilityWarning
+
+    _show_warning(PoorReliabilityWarning("alpha is low"), PoorReliabilityWarning, "x.py", 1)
+    err = capsys.readouterr().err
+    assert err.strip() == "Warning: alpha is low"
+    assert warnings.showwarning is not None

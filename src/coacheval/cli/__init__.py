@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 import click
 
 from coacheval.cli.app import app, console_err
-from coacheval.errors import CoachevalError
+from coacheval.errors import CoachevalError, CoachevalWarning
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 
@@ -37,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         Arguments (without the program name); ``sys.argv[1:]`` when omitted.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    warnings.showwarning = _show_warning
     try:
         result = app.main(args=args, prog_name="coacheval", standalone_mode=False)
     except click.exceptions.Abort:
@@ -59,3 +61,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         sys.exit(EXIT_INTERNAL)
     sys.exit(result if isinstance(result, int) else EXIT_OK)
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    """Print coacheval's own warnings as one plain line; leave others to Python."""
+    if issubclass(category, CoachevalWarning):
+        console_err.print(f"[yellow]Warning:[/yellow] {message}", highlight=False)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)

@@ -286,7 +286,7 @@ def reliability_by_wave(
             poor = result.raw_alpha < threshold
             if poor:
                 warnings.warn(
-                    f"{scale} in wave {wave}: alpha {result.raw_alpha:.2f} is below {threshold:.2f}",
+                    f"{scale} in wave {wave}: alpha {result.raw_alpha:.3f} is below {threshold:.2f}",
                     PoorReliabilityWarning,
                     stacklevel=2,
                 )
