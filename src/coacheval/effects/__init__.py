@@ -1,0 +1,1 @@
+"""Effects of the program on survey outcomes: designs, estimators and honest inference."""
