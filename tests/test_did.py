@@ -1,0 +1,159 @@
+"""Difference-in-differences: closed forms, a second implementation, simulation, edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coacheval.effects.did import did_2x2, group_time_att
+from coacheval.errors import ConfigError, DataValidationError
+
+
+def _four_means(pre, post, d):
+    return (post[d == 1].mean() - pre[d == 1].mean()) - (post[d == 0].mean() - pre[d == 0].mean())
+
+
+@pytest.mark.parametrize("method", ["reg", "ipw", "dr"])
+def test_2x2_without_covariates_is_the_difference_of_four_means(method):
+    rng = np.random.default_rng(1)
+    pre, post = rng.normal(size=50), rng.normal(size=50)
+    d = (np.arange(50) < 20).astype(float)
+    att, se = did_2x2(pre, post, d, method=method)
+    assert att == pytest.approx(_four_means(pre, post, d), abs=1e-12)
+    # and its SE is the two-sample SE of the change (influence function, n-1 in the sd)
+    change = post - pre
+    assert se > 0 and se == pytest.approx(
+        np.std(
+            np.r_[
+                (change[d == 1] - change[d == 1].mean()) * 50 / 20,
+                -(change[d == 0] - change[d == 0].mean()) * 50 / 30,
+            ],
+            ddof=1,
+        )
+        / np.sqrt(50),
+        rel=1e-12,
+    )
+
+
+def test_outcome_regression_equals_a_hand_fitted_regression():
+    """Second implementation: OR ATT = mean treated change - mean of predictions from the
+    comparison group's regression, computed with numpy.linalg directly."""
+    rng = np.random.default_rng(2)
+    n = 300
+    x = rng.normal(size=(n, 2))
+    d = (rng.uniform(size=n) < 0.4).astype(float)
+    pre = rng.normal(size=n)
+    post = pre + x @ [0.5, -0.2] + 1.5 * d + rng.normal(size=n)
+    att, _ = did_2x2(pre, post, d, x, method="reg")
+    design = np.column_stack([np.ones(n), x])
+    beta = np.linalg.lstsq(design[d == 0], (post - pre)[d == 0], rcond=None)[0]
+    expected = (post - pre)[d == 1].mean() - (design[d == 1] @ beta).mean()
+    assert att == pytest.approx(expected, abs=1e-12)
+
+
+def test_weighting_and_regression_remove_confounded_trends_where_naive_did_fails():
+    rng = np.random.default_rng(3)
+    estimates = {"naive": [], "reg": [], "ipw": [], "dr": []}
+    for _ in range(200):
+        n = 400
+        x = rng.normal(size=(n, 2))
+        d = (rng.uniform(size=n) < 1 / (1 + np.exp(-x[:, 0]))).astype(float)
+        pre = x @ [1, 0.5] + rng.normal(size=n)
+        post = pre + 0.5 * x[:, 0] + 2 * d + rng.normal(size=n)
+        estimates["naive"].append(did_2x2(pre, post, d)[0])
+        for m in ("reg", "ipw", "dr"):
+            estimates[m].append(did_2x2(pre, post, d, x, method=m)[0])
+    assert np.mean(estimates["naive"]) - 2 > 0.3  # confounded trend: biased
+    for m in ("reg", "ipw", "dr"):
+        mc_se = np.std(estimates[m]) / np.sqrt(200)
+        assert abs(np.mean(estimates[m]) - 2) < 3 * mc_se + 0.01, m
+
+
+def _panel(seed, n=300, effect=1.0, groups=(2, 3), periods=4):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n):
+        g = groups[u % (len(groups) + 1)] if u % (len(groups) + 1) < len(groups) else 0
+        alpha = rng.normal()
+        cluster = u // 10
+        for t in range(1, periods + 1):
+            y = alpha + 0.3 * t + rng.normal() + (effect * (t - g + 1) if g and t >= g else 0)
+            rows.append({"id": u, "t": t, "g": g, "y": y, "c": cluster})
+    return pd.DataFrame(rows)
+
+
+def test_group_time_cells_equal_their_2x2_comparisons():
+    panel = _panel(4)
+    result = group_time_att(panel, outcome="y", unit="id", period="t", group="g", method="dr")
+    wide = panel.pivot(index="id", columns="t", values="y")
+    g_of = panel.drop_duplicates("id").set_index("id").g
+    for row in result.table.itertuples():
+        keep = g_of.isin([row.group, 0])
+        d = (g_of[keep] == row.group).to_numpy(dtype=float)
+        expected = _four_means(
+            wide.loc[keep, row.base].to_numpy(), wide.loc[keep, row.period].to_numpy(), d
+        )
+        assert row.estimate == pytest.approx(expected, abs=1e-12)
+
+
+def test_group_time_recovers_dynamic_effects_and_placebos_are_null():
+    panel = _panel(5, n=900, effect=0.5)
+    result = group_time_att(panel, outcome="y", unit="id", period="t", group="g", cluster="c")
+    dyn = result.aggregations[result.aggregations.aggregation == "event_time"].set_index(
+        "event_time"
+    )
+    for e, truth in ((0, 0.5), (1, 1.0)):
+        assert abs(dyn.loc[e, "estimate"] - truth) < 4 * dyn.loc[e, "std_error"]
+    pre = result.table[~result.table.post]
+    assert (np.abs(pre.estimate) < 4 * pre.std_error).all()
+    assert result.n_clusters == 90
+
+
+def test_not_yet_treated_comparison_uses_later_cohorts():
+    panel = _panel(6, groups=(2, 4), periods=4)
+    never = group_time_att(
+        panel, outcome="y", unit="id", period="t", group="g", comparison="never_treated"
+    )
+    not_yet = group_time_att(
+        panel, outcome="y", unit="id", period="t", group="g", comparison="not_yet_treated"
+    )
+    a = never.table.set_index("term").loc["ATT(g=2, t=2)"]
+    b = not_yet.table.set_index("term").loc["ATT(g=2, t=2)"]
+    assert b.n_comparison > a.n_comparison  # the g=4 cohort is not yet treated at t=2
+
+
+def test_cluster_robust_se_is_larger_with_clustered_shocks():
+    rng = np.random.default_rng(7)
+    panel = _panel(7, n=600)
+    panel["c"] = panel.g * 1000 + panel.id // 30  # each cluster holds one cohort: shocks do not cancel
+    panel["c"] = pd.factorize(panel.c)[0]
+    shock = rng.normal(scale=1.5, size=panel.c.max() + 1)
+    panel["y"] = panel.y + np.where(panel.t >= 2, shock[panel.c], 0)
+    plain = group_time_att(panel, outcome="y", unit="id", period="t", group="g").overall()
+    clustered = group_time_att(
+        panel, outcome="y", unit="id", period="t", group="g", cluster="c"
+    ).overall()
+    assert clustered.std_error > 1.3 * plain.std_error
+
+
+def test_errors_are_clear():
+    panel = _panel(8)
+    with pytest.raises(ConfigError, match="method must be"):
+        group_time_att(panel, outcome="y", unit="id", period="t", group="g", method="ols")
+    with pytest.raises(ConfigError, match="no column"):
+        group_time_att(panel, outcome="nope", unit="id", period="t", group="g")
+    with pytest.raises(DataValidationError, match="no treated group"):
+        group_time_att(panel.assign(g=0), outcome="y", unit="id", period="t", group="g")
+    few = panel[(panel.g == 0) | (panel.id < 6)]
+    with pytest.raises(DataValidationError, match="no group-time cell"):
+        group_time_att(few, outcome="y", unit="id", period="t", group="g", min_cell=10)
+
+
+def test_event_study_plot():
+    result = group_time_att(_panel(9), outcome="y", unit="id", period="t", group="g")
+    figure = result.plot()
+    assert figure.axes[0].get_xlabel().startswith("Periods since")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
