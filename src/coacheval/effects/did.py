@@ -63,7 +63,13 @@ def _logit_fit(x: np.ndarray, d: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
         p = 1 / (1 + np.exp(-(x @ beta)))
         grad = x.T @ (w * (d - p))
         hess = (x * (w * p * (1 - p))[:, None]).T @ x
-        step = np.linalg.solve(hess, grad)
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError as exc:
+            raise DataValidationError(
+                "the propensity model cannot be fitted in a group-time cell (the "
+                "covariates separate treated from comparison units)"
+            ) from exc
         beta += step
         if np.max(np.abs(step)) < 1e-12:
             break
@@ -74,6 +80,21 @@ def _logit_fit(x: np.ndarray, d: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
             "treated from comparison units (no overlap)"
         )
     return beta, p
+
+
+def _full_rank(x: np.ndarray) -> np.ndarray:
+    """Keep the intercept and a linearly independent subset of covariate columns.
+
+    A covariate that is constant within a cell (for example no director in a small cohort) or
+    collinear with others carries no information there and would make the fits singular.
+    """
+    from scipy.linalg import qr
+
+    _, r, order = qr(x, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = int((diag > diag.max() * 1e-10).sum()) if len(diag) else 0
+    keep = sorted(set(order[:rank].tolist()) | {0})
+    return x[:, keep]
 
 
 def _cell(dy: np.ndarray, d: np.ndarray, x: np.ndarray, method: Method) -> tuple[float, np.ndarray]:
@@ -362,11 +383,17 @@ def group_time_att(
                 continue
             x = np.ones((len(pair), 1))
             if covariates:
-                x = np.column_stack(
-                    [x, units.loc[pair.index, list(covariates)].to_numpy(dtype=float)]
+                x = _full_rank(
+                    np.column_stack(
+                        [x, units.loc[pair.index, list(covariates)].to_numpy(dtype=float)]
+                    )
                 )
             dy = (pair[t] - pair[base]).to_numpy(dtype=float)
-            att, inf = _cell(dy, d, x, method)
+            try:
+                att, inf = _cell(dy, d, x, method)
+            except DataValidationError as exc:
+                notes.append(f"cell g={g}, t={t} skipped: {exc}")
+                continue
             cells.append(CellEstimate(g, t, base, att, pair.index.to_numpy(), inf, n1, n0))
     if not cells:
         raise DataValidationError("no group-time cell has enough treated and comparison units")

@@ -1,0 +1,1 @@
+"""Analysis plans and the evaluation that runs them."""

@@ -1,0 +1,189 @@
+"""Analysis plans: what an evaluation estimates, declared in YAML and validated.
+
+A plan names the design, the outcomes, the covariates, the methods, the clustering level for
+inference, resampling settings, the minimum reporting size and the seed. Its hash (SHA-256 of the
+validated plan as canonical JSON) goes into every output, so a result can always be traced to the
+exact plan that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from coacheval._resources import resource_dir
+from coacheval.errors import ConfigError
+
+CONSTRUCTS = (
+    "job_satisfaction",
+    "work_engagement",
+    "burnout",
+    "wellbeing",
+    "perceived_support",
+    "turnover_intention",
+    "leadership_self_efficacy",
+    "professional_isolation",
+)
+COVARIATES = ("tenure_years", "role_level")
+PRIMARY_METHODS = ("did_dr", "did_reg", "did_ipw", "pre_post")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Design(_Strict):
+    """Who is compared with whom, and when."""
+
+    type: Literal["staggered_did", "single_arm"] = Field(
+        description="staggered_did: cohorts against never or not-yet enrolled leaders; single_arm: pre/post only"
+    )
+    comparison: Literal["never_treated", "not_yet_treated"] = "never_treated"
+    baseline_wave: str | None = Field(
+        None, description="wave before the program (default: the first wave)"
+    )
+    followup_wave: str | None = Field(
+        None, description="wave for the single-arm pre/post (default: the last)"
+    )
+
+
+class Inference(_Strict):
+    """How uncertainty is computed."""
+
+    cluster: Literal["unit_id", "peer_group", "department_id", "facility_id", "none"] = "unit_id"
+    level: float = Field(0.95, gt=0.5, lt=1)
+    wild_bootstrap_below_clusters: int = Field(30, ge=0)
+    bootstrap_draws: int = Field(9999, ge=99)
+
+
+class Methods(_Strict):
+    """Which estimator answers the question, and which check it."""
+
+    primary: Literal["did_dr", "did_reg", "did_ipw", "pre_post"] = "did_dr"
+    secondary: tuple[Literal["did_reg", "did_ipw", "naive_post"], ...] = ()
+
+
+class Reporting(_Strict):
+    """What may be shown."""
+
+    min_cell: int = Field(5, ge=1, description="no cell shows fewer people than this")
+
+
+class Plan(_Strict):
+    """An analysis plan (see ``analyses/default.yaml``).
+
+    Examples
+    --------
+    >>> plan = load_plan("default")
+    >>> plan.design.type, plan.methods.primary
+    ('staggered_did', 'did_dr')
+    >>> len(plan.hash)
+    64
+    """
+
+    name: str
+    description: str = ""
+    design: Design
+    outcomes: tuple[str, ...] = Field(min_length=1)
+    covariates: tuple[str, ...] = COVARIATES
+    methods: Methods = Methods()
+    inference: Inference = Inference()
+    reporting: Reporting = Reporting()
+    seed: int = 20260101
+
+    @field_validator("outcomes")
+    @classmethod
+    def _known_outcomes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [v for v in value if v not in CONSTRUCTS]
+        if unknown:
+            raise ValueError(
+                f"unknown outcome(s) {', '.join(unknown)}; known: {', '.join(CONSTRUCTS)}"
+            )
+        return value
+
+    @field_validator("covariates")
+    @classmethod
+    def _known_covariates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [v for v in value if v not in COVARIATES]
+        if unknown:
+            raise ValueError(
+                f"unknown covariate(s) {', '.join(unknown)}; known: {', '.join(COVARIATES)}"
+            )
+        return value
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the plan as canonical JSON (sorted keys): changes with any setting."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_plan(data: Any, source: str = "") -> Plan:
+    """Validate a plan mapping; errors name every field that is wrong.
+
+    Raises
+    ------
+    ConfigError
+        With one line per problem: ``field.path: message``.
+
+    Examples
+    --------
+    >>> parse_plan({"name": "x", "design": {"type": "rct"}, "outcomes": ["work_engagement"]})
+    Traceback (most recent call last):
+    ...
+    coacheval.errors.ConfigError: invalid analysis plan:
+      design.type: Input should be 'staggered_did' or 'single_arm' (got 'rct')
+    """
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(plan)"
+            message = err["msg"].replace("Value error, ", "")
+            got = (
+                f" (got {err['input']!r})"
+                if err["type"] not in ("missing", "extra_forbidden")
+                and not isinstance(err.get("input"), dict)
+                else ""
+            )
+            if err["type"] == "extra_forbidden":
+                message = "unknown setting"
+            lines.append(f"  {where}: {message}{got}")
+        raise ConfigError(
+            "invalid analysis plan:\n" + "\n".join(lines), source=source or None
+        ) from None
+    if plan.design.type == "single_arm" and plan.methods.primary != "pre_post":
+        raise ConfigError(
+            "a single_arm design has no comparison group: methods.primary must be pre_post",
+            source=source or None,
+        )
+    if plan.design.type == "staggered_did" and plan.methods.primary == "pre_post":
+        raise ConfigError(
+            "pre_post ignores the comparison group: choose did_dr, did_reg or did_ipw",
+            source=source or None,
+        )
+    return plan
+
+
+def load_plan(name_or_path: str | Path) -> Plan:
+    """Load a plan by file path, or by the name of a plan shipped in ``analyses/``.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not YAML, or an invalid plan.
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = resource_dir("analyses") / f"{name_or_path}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the analysis plan ({exc})", source=str(path)) from exc
+    return parse_plan(data, str(path))

@@ -1,0 +1,328 @@
+"""Run an analysis plan on a study: every estimate in one tidy table, with provenance."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from coacheval import __version__
+from coacheval.effects.did import GroupTimeResult, group_time_att
+from coacheval.effects.panel import ROLE_LEVELS, survey_panel
+from coacheval.evaluate.plan import Plan
+from coacheval.measures.prepost import paired_change
+
+ESTIMATE_TABLE_COLUMNS = (
+    "analysis",
+    "outcome",
+    "estimand",
+    "method",
+    "term",
+    "estimate",
+    "std_error",
+    "conf_low",
+    "conf_high",
+    "p_value",
+    "q_value",
+    "n",
+    "n_clusters",
+    "estimate_sd",
+    "baseline_sd",
+    "design",
+)
+_METHOD_LABELS = {"did_dr": "dr", "did_reg": "reg", "did_ipw": "ipw"}
+
+
+@dataclass
+class Evaluation:
+    """Everything an evaluation estimated.
+
+    Attributes
+    ----------
+    estimates
+        One row per estimate (columns ``ESTIMATE_TABLE_COLUMNS``).
+    results
+        The result objects, keyed ``(method, outcome)``.
+    provenance
+        Package version, plan name and hash, data hashes, seed, time.
+    """
+
+    plan: Plan
+    estimates: pd.DataFrame
+    results: dict[tuple[str, str], Any] = field(repr=False)
+    provenance: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def primary(self) -> pd.DataFrame:
+        """Return the primary overall estimate of each outcome."""
+        e = self.estimates
+        return e[
+            (e.method == self.plan.methods.primary) & (e.term.isin(["ATT (overall)", "change"]))
+        ]
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write ``estimates.csv``, ``results.json`` and the figures into ``out``."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        out = Path(out)
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+        written = []
+        path = out / "estimates.csv"
+        self.estimates.to_csv(path, index=False)
+        written.append(path)
+        diagnostics = {}
+        for (method, outcome), result in self.results.items():
+            key = f"{method}:{outcome}"
+            if isinstance(result, GroupTimeResult):
+                diagnostics[key] = {
+                    "cells": result.table.to_dict("records"),
+                    "aggregations": result.aggregations.to_dict("records"),
+                    "notes": list(result.notes),
+                }
+                if method == self.plan.methods.primary:
+                    figure = result.plot()
+                    figure.axes[0].set_title(f"Event study: {outcome.replace('_', ' ')}")
+                    fig_path = out / "figures" / f"event_study_{outcome}.png"
+                    figure.savefig(fig_path, dpi=150)
+                    plt.close(figure)
+                    written.append(fig_path)
+            else:
+                diagnostics[key] = result
+        path = out / "results.json"
+        payload = {
+            "provenance": self.provenance,
+            "plan": self.plan.model_dump(mode="json"),
+            "estimates": self.estimates.to_dict("records"),
+            "diagnostics": diagnostics,
+            "notes": self.notes,
+        }
+        path.write_text(
+            json.dumps(payload, indent=2, default=_json_default) + "\n", encoding="utf-8"
+        )
+        written.append(path)
+        return written
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return None if np.isnan(obj) else float(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (pd.Timestamp, datetime)):
+        return obj.isoformat()
+    return str(obj)
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values (NaN stays NaN), as R's ``p.adjust(p, "BH")``.
+
+    Examples
+    --------
+    >>> benjamini_hochberg(np.array([0.01, 0.04, 0.03])).round(3).tolist()
+    [0.03, 0.04, 0.04]
+    """
+    p = np.asarray(p_values, dtype=float)
+    q = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    if not ok.any():
+        return q
+    values = p[ok]
+    order = np.argsort(values)
+    ranked = values[order] * len(values) / np.arange(1, len(values) + 1)
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+    result = np.empty(len(values))
+    result[order] = np.minimum(ranked, 1)
+    q[ok] = result
+    return q
+
+
+def _covariates(plan: Plan) -> list[str]:
+    columns = []
+    if "tenure_years" in plan.covariates:
+        columns.append("tenure_years")
+    if "role_level" in plan.covariates:
+        columns += [f"role_{level}" for level in ROLE_LEVELS[1:]]
+    return columns
+
+
+def _naive_post(panel: pd.DataFrame, outcome: str, period: int, level: float) -> dict[str, Any]:
+    """Enrolled against never-enrolled at one wave: what a careless comparison reports."""
+    rows = panel[(panel.period == period)].dropna(subset=[outcome])
+    treated = rows.loc[rows.group > 0, outcome]
+    control = rows.loc[rows.group == 0, outcome]
+    estimate = float(treated.mean() - control.mean())
+    se = float(np.sqrt(treated.var(ddof=1) / len(treated) + control.var(ddof=1) / len(control)))
+    z = stats.norm.ppf(1 - (1 - level) / 2)
+    return {
+        "term": "difference in means",
+        "estimate": estimate,
+        "std_error": se,
+        "conf_low": estimate - z * se,
+        "conf_high": estimate + z * se,
+        "p_value": float(2 * stats.norm.sf(abs(estimate / se))),
+        "n": len(rows),
+        "n_clusters": np.nan,
+    }
+
+
+def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = None) -> Evaluation:
+    """Estimate everything the plan asks for on a validated study.
+
+    Parameters
+    ----------
+    study
+        A :class:`~coacheval.io.study.Study`.
+    plan
+        A validated :class:`~coacheval.evaluate.plan.Plan`.
+    data_hashes
+        SHA-256 of the input files, for provenance.
+
+    Returns
+    -------
+    Evaluation
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from coacheval.io.pseudonymise import PseudonymKey
+    >>> from coacheval.io.study import load_study
+    >>> from coacheval.evaluate.plan import load_plan
+    >>> from coacheval.simulate import simulate_health_system
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = simulate_health_system(seed=4, n_leaders=400).write(folder)
+    >>> result = evaluate(load_study(folder, key=PseudonymKey(b"k" * 32)), load_plan("default"))
+    >>> sorted(result.primary().outcome)[:2]
+    ['burnout', 'job_satisfaction']
+    """
+    panel = survey_panel(study)
+    waves = study.tables["survey_waves"].sort_values("open_date").wave_id.tolist()
+    baseline = plan.design.baseline_wave or waves[0]
+    baseline_period = waves.index(baseline) + 1
+    level = plan.inference.level
+    cluster = None if plan.inference.cluster == "none" else plan.inference.cluster
+    rows: list[dict[str, Any]] = []
+    results: dict[tuple[str, str], Any] = {}
+    notes: list[str] = []
+    for outcome in plan.outcomes:
+        if outcome not in panel:
+            notes.append(f"{outcome}: not measured in these extracts")
+            continue
+        at_baseline = panel.loc[panel.period == baseline_period, outcome].dropna()
+        baseline_sd = float(at_baseline.std(ddof=1)) if len(at_baseline) > 1 else np.nan
+        common = {"analysis": "survey outcomes", "outcome": outcome, "baseline_sd": baseline_sd}
+        if plan.design.type == "single_arm":
+            followup = plan.design.followup_wave or waves[-1]
+            part = panel[panel.group > 0] if (panel.group > 0).any() else panel
+            wide = part.pivot_table(
+                index="person", columns="wave_id", values=outcome, aggfunc="first"
+            )
+            change = paired_change(wide[baseline], wide[followup], scale=outcome, level=level)
+            results[("pre_post", outcome)] = change
+            rows.append(
+                {
+                    **common,
+                    "estimand": f"mean change {baseline} to {followup}",
+                    "method": "pre_post",
+                    "term": "change",
+                    **{
+                        k: change[k]
+                        for k in ("estimate", "std_error", "conf_low", "conf_high", "p_value")
+                    },
+                    "n": change["n_pairs"],
+                    "n_clusters": np.nan,
+                    "design": "single-arm pre/post (weakest design)",
+                }
+            )
+            continue
+        cluster_col = cluster
+        data = panel
+        if cluster == "peer_group":
+            data = panel.assign(
+                peer_group=panel.peer_group.fillna("solo-" + panel.person.astype(str))
+            )
+        for method in (plan.methods.primary, *plan.methods.secondary):
+            if method == "naive_post":
+                r = _naive_post(panel, outcome, int(panel.period.max()), level)
+                rows.append(
+                    {
+                        **common,
+                        "estimand": "enrolled vs never enrolled at the last wave (biased by "
+                        "selection)",
+                        "method": method,
+                        **r,
+                        "design": "naive cross-section",
+                    }
+                )
+                continue
+            result = group_time_att(
+                data,
+                outcome=outcome,
+                unit="person",
+                period="period",
+                group="group",
+                covariates=_covariates(plan),
+                method=_METHOD_LABELS[method],
+                comparison=plan.design.comparison,
+                cluster=cluster_col,
+                level=level,
+                min_cell=plan.reporting.min_cell,
+            )
+            results[(method, outcome)] = result
+            for agg in result.aggregations.itertuples():
+                estimand = {
+                    "overall": "ATT, post-treatment cells weighted by cohort size",
+                    "event_time": "ATT by periods since the cohort started",
+                    "group": "ATT of one cohort",
+                }[agg.aggregation]
+                rows.append(
+                    {
+                        **common,
+                        "estimand": estimand,
+                        "method": method,
+                        "term": agg.term,
+                        "estimate": agg.estimate,
+                        "std_error": agg.std_error,
+                        "conf_low": agg.conf_low,
+                        "conf_high": agg.conf_high,
+                        "p_value": agg.p_value,
+                        "n": agg.n,
+                        "n_clusters": agg.n_clusters,
+                        "design": f"staggered DiD ({plan.design.comparison})",
+                    }
+                )
+    estimates = pd.DataFrame(rows)
+    estimates["estimate_sd"] = estimates.estimate / estimates.baseline_sd
+    estimates["q_value"] = np.nan
+    primary = (estimates.method == plan.methods.primary) & estimates.term.isin(
+        ["ATT (overall)", "change"]
+    )
+    estimates.loc[primary, "q_value"] = benjamini_hochberg(
+        estimates.loc[primary, "p_value"].to_numpy()
+    )
+    estimates = estimates[list(ESTIMATE_TABLE_COLUMNS)]
+    notes.append(
+        "q-values: Benjamini-Hochberg across the primary overall estimates of all outcomes."
+    )
+    provenance = {
+        "package": "coacheval",
+        "version": __version__,
+        "python": platform.python_version(),
+        "plan_name": plan.name,
+        "plan_hash": plan.hash,
+        "seed": plan.seed,
+        "data_hashes": data_hashes or {},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return Evaluation(plan, estimates, results, provenance, notes)
