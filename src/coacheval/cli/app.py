@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 from rich.console import Console
 
 from coacheval import __version__
@@ -190,7 +191,8 @@ def demo(out: Path, seed: int, leaders: int | None) -> None:
     Simulates a realistic system with known true effects and writes its extracts, and the truth
     behind them, under OUT/extracts; validates them into OUT/validation, pseudonymising with a
     key kept in OUT/pseudonym.key; and scores the survey into OUT/measures (scale scores,
-    reliability by wave, Table 1 of participants against the other leaders).
+    reliability by wave, Table 1 of participants against the other leaders); and estimates the
+    program's effects with the default analysis plan into OUT/evaluation.
     """
     system = _simulate(seed, leaders, {}, None, "Simulating a health system")
     written = system.write(out / "extracts")
@@ -202,6 +204,17 @@ def demo(out: Path, seed: int, leaders: int | None) -> None:
     study = _run_validation(out / "extracts", out / "validation", None, out / "pseudonym.key", None)
     _print_validation(study.validation, out / "validation")
     _write_measures(study, out / "measures")
+    evaluation = _run_evaluation(study, out / "extracts", "default", out / "evaluation")
+    _print_estimates(evaluation, out / "evaluation")
+    truth = system.truth["surveys"]["realised_att"]
+    console.print(
+        "\nTrue effects (truth.json, realised ATT averaged over post-start cohort-waves): "
+        + ", ".join(
+            f"{c} {np.mean([r['att'] for r in truth if r['construct'] == c]):+.3f}"
+            for c in dict.fromkeys(r["construct"] for r in truth)
+        ),
+        highlight=False,
+    )
 
 
 def _print_validation(report: Any, out: Path) -> None:
@@ -376,3 +389,104 @@ def _write_measures(study: Any, out: Path) -> None:
         )
     console.print(shown)
     console.print(f"Wrote scores, reliability, item analysis and Table 1 to [bold]{out}[/bold]")
+
+
+def _data_hashes(folder: Path, report: Any) -> dict[str, str]:
+    import hashlib
+
+    names = sorted({name for table in report.tables.values() for name in table.files})
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in names}
+
+
+def _run_evaluation(study: Any, folder: Path, plan_ref: str, out: Path) -> Any:
+    from coacheval.evaluate.plan import load_plan
+    from coacheval.evaluate.run import evaluate as run_plan
+
+    plan = load_plan(plan_ref)
+    with console_err.status(f"Estimating ({plan.name} plan)"):
+        evaluation = run_plan(study, plan, data_hashes=_data_hashes(folder, study.validation))
+        evaluation.write(out)
+    return evaluation
+
+
+def _print_estimates(evaluation: Any, out: Path) -> None:
+    from rich.table import Table
+
+    primary = evaluation.primary()
+    table = Table(
+        title=f"Effects ({evaluation.plan.methods.primary}; plan {evaluation.plan.name}, "
+        f"hash {evaluation.plan.hash[:10]})",
+        title_justify="left",
+    )
+    for name in (
+        "outcome",
+        "estimate",
+        "95% CI",
+        "in baseline SD",
+        "q-value",
+        "people",
+        "clusters",
+    ):
+        table.add_column(name, justify="left" if name == "outcome" else "right")
+    for row in primary.itertuples():
+        clusters = "" if row.n_clusters != row.n_clusters else f"{int(row.n_clusters):,}"
+        table.add_row(
+            row.outcome,
+            f"{row.estimate:+.3f}",
+            f"{row.conf_low:+.3f} to {row.conf_high:+.3f}",
+            f"{row.estimate_sd:+.2f}",
+            f"{row.q_value:.3f}",
+            f"{int(row.n):,}",
+            clusters,
+        )
+    console.print(table)
+    for note in primary.design.unique():
+        console.print(f"Design: {note}", highlight=False)
+    console.print(f"Wrote estimates.csv, results.json and figures/ to [bold]{out}[/bold]")
+
+
+@app.command(context_settings=CONTEXT)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--plan",
+    "plan_ref",
+    default="default",
+    show_default=True,
+    help="Analysis plan: a YAML file, or the name of a shipped plan (default, single_arm).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for estimates.csv, results.json, figures/ and the validation.",
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Extract config (which files are which, column names, date order).",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Pseudonym key file (created if missing); see coacheval validate --help.",
+)
+def evaluate(
+    folder: Path, plan_ref: str, out: Path, config: Path | None, key_file: Path | None
+) -> None:
+    """Validate, score and estimate the program's effects as an analysis plan says.
+
+    Writes OUT/estimates.csv (one tidy row per estimate: outcome, estimand, method, term,
+    estimate, std_error, conf_low, conf_high, p_value, q_value, n, n_clusters), OUT/results.json
+    (the same, every diagnostic, and provenance: version, plan hash, data hashes, seed),
+    OUT/figures/ and OUT/validation/. Exit code 2 when the data are not usable.
+
+    Example: coacheval evaluate extracts/ --plan analyses/default.yaml --key-file key --out results/
+    """
+    study = _run_validation(folder, out / "validation", config, key_file, None)
+    if not study.validation.usable:
+        _print_validation(study.validation, out / "validation")
+        raise SystemExit(2)
+    evaluation = _run_evaluation(study, folder, plan_ref, out)
+    _print_estimates(evaluation, out)

@@ -236,16 +236,23 @@ class GroupTimeResult(TableResult):
             "event_time"
         )
         fig, ax = plt.subplots(figsize=(6, 3.5))
-        colours = np.where(dyn.event_time < 0, "#888888", "#1f5f8b")
-        ax.errorbar(
-            dyn.event_time,
-            dyn.estimate,
-            yerr=[dyn.estimate - dyn.conf_low, dyn.conf_high - dyn.estimate],
-            fmt="none",
-            ecolor=colours,
-            capsize=3,
-        )
-        ax.scatter(dyn.event_time, dyn.estimate, c=colours, zorder=3)
+        for mask, colour, label in (
+            (dyn.event_time < 0, "#888888", "before (placebo)"),
+            (dyn.event_time >= 0, "#1f5f8b", "after the cohort started"),
+        ):
+            part = dyn[mask]
+            if part.empty:
+                continue
+            ax.errorbar(
+                part.event_time,
+                part.estimate,
+                fmt="o",
+                color=colour,
+                capsize=3,
+                label=label,
+                yerr=[part.estimate - part.conf_low, part.conf_high - part.estimate],
+            )
+        ax.legend(frameon=False, fontsize=8)
         ax.axhline(0, color="black", linewidth=0.8)
         ax.axvline(-0.5, color="#bbbbbb", linestyle="--", linewidth=0.8)
         ax.set_xlabel("Periods since the cohort's first treated period")
