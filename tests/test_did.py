@@ -126,7 +126,9 @@ def test_not_yet_treated_comparison_uses_later_cohorts():
 def test_cluster_robust_se_is_larger_with_clustered_shocks():
     rng = np.random.default_rng(7)
     panel = _panel(7, n=600)
-    panel["c"] = panel.g * 1000 + panel.id // 30  # each cluster holds one cohort: shocks do not cancel
+    panel["c"] = (
+        panel.g * 1000 + panel.id // 30
+    )  # each cluster holds one cohort: shocks do not cancel
     panel["c"] = pd.factorize(panel.c)[0]
     shock = rng.normal(scale=1.5, size=panel.c.max() + 1)
     panel["y"] = panel.y + np.where(panel.t >= 2, shock[panel.c], 0)
