@@ -19,9 +19,10 @@ model matrix ``M = [X y]``:
   ``b`` (each leader in one unit), dense when ``b`` has few levels, and a scipy.sparse LU
   otherwise.
 
-An evaluation costs O(groups x p^2), not O(n); the gradient is analytic (except for large crossed
-designs, where it is a central difference) and the optimum is polished by Newton steps, so it is
-found to about 1e-9 relative in ``theta``.
+An evaluation costs O(groups x p^2), not O(n). The gradient is analytic (a central difference
+for large crossed designs) and the criterion is minimised by projected Newton steps, so the
+optimum is found to about 1e-9 relative in ``theta`` (lme4's derivative-free BOBYQA stops
+within about 1e-5 with its default tolerances).
 
 With ``r^2`` the penalised residual sum of squares at ``theta``, ``n`` observations and ``p``
 fixed effects (lme4's ``REMLcrit`` and ``deviance``)::
@@ -50,7 +51,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, sparse, stats
+from scipy import linalg, sparse, stats
 from scipy.sparse import linalg as sparse_linalg
 
 from coacheval._columns import ESTIMATE_COLUMNS
@@ -112,6 +113,7 @@ class _Engine:
             self.s_b = np.asarray(zb.T @ m)
             self.cross = sparse.csr_matrix(za.T @ zb)
             self.cross.sum_duplicates()
+            self.cross_t = sparse.csr_matrix(self.cross.T)
             if np.all(np.diff(self.cross.indptr) == 1):  # a nested in b: N' D N is diagonal
                 self.mode = "diag"
                 self.parent = self.cross.indices.copy()
@@ -123,17 +125,10 @@ class _Engine:
     # -- the cross-tabulation N (q_a x q_b) of the two factors, applied without forming products
     def _nt(self, values: np.ndarray) -> np.ndarray:
         """``N' values`` for a (q_a x m) array."""
-        if self.mode == "diag":
-            weighted = values * self.n_a[:, None]
-            out = np.zeros((self.q_b, values.shape[1]))
-            np.add.at(out, self.parent, weighted)
-            return out
-        return np.asarray(self.cross.T @ values)
+        return np.asarray(self.cross_t @ values)
 
     def _n(self, values: np.ndarray) -> np.ndarray:
         """``N values`` for a (q_b x m) array."""
-        if self.mode == "diag":
-            return values[self.parent] * self.n_a[:, None]
         return np.asarray(self.cross @ values)
 
     def _ntdn(self, weights: np.ndarray) -> np.ndarray | sparse.spmatrix:
@@ -163,9 +158,9 @@ class _Engine:
             elif self.mode == "dense":
                 h = np.diag(self.n_b) - h
                 s = np.eye(self.q_b) + phi_b * h
-                chol = linalg.cho_factor(s, lower=True)
+                chol = linalg.cho_factor(s, lower=True, check_finite=False)
                 logdet += float(2 * np.log(np.diag(chol[0])).sum())
-                sinv_f = linalg.cho_solve(chol, f)
+                sinv_f = linalg.cho_solve(chol, f, check_finite=False)
                 st["chol"] = chol
             else:
                 h = sparse.diags(self.n_b).tocsc() - h
@@ -179,18 +174,20 @@ class _Engine:
         p = self.p
         qxx = q[:p, :p]
         try:
-            chol_x = linalg.cho_factor(qxx, lower=True)
-        except linalg.LinAlgError as exc:  # pragma: no cover - guarded by the rank check
+            chol_x = np.linalg.cholesky(qxx)
+        except np.linalg.LinAlgError as exc:  # pragma: no cover - guarded by the rank check
             raise DataValidationError("the fixed-effect design is rank deficient") from exc
-        beta = linalg.cho_solve(chol_x, q[:p, p])
+        # numpy only for these p x p matrices (scipy's wrappers cost more than the algebra)
+        beta = np.linalg.solve(qxx, q[:p, p])
+        l_inv = np.linalg.inv(chol_x)
         r2 = float(q[p, p] - q[:p, p] @ beta)
         st.update(
             q=q,
             beta=beta,
             r2=r2,
             logdet_a=logdet,
-            logdet_x=float(2 * np.log(np.diag(chol_x[0])).sum()),
-            qxx_inv=linalg.cho_solve(chol_x, np.eye(p)),
+            logdet_x=float(2 * np.log(np.diag(chol_x)).sum()),
+            qxx_inv=l_inv.T @ l_inv,
         )
         return st
 
@@ -220,7 +217,7 @@ class _Engine:
                 tr_k = float((k2 / st["s"]).sum())
                 tr_h = float((st["h"] / st["s"]).sum())
             else:
-                s_inv = linalg.cho_solve(st["chol"], np.eye(self.q_b))
+                s_inv = linalg.cho_solve(st["chol"], np.eye(self.q_b), check_finite=False)
                 tr_k = float((s_inv * k2).sum())
                 tr_h = float((s_inv * st["h"]).sum())
             dlog_a = [float((self.n_a * d_a).sum()) - st["phi_b"] * tr_k, tr_h]
@@ -229,11 +226,10 @@ class _Engine:
             dlog_a = [float((self.n_a * d_a).sum())]
         grad_internal = []
         for g, dlog in zip(blocks, dlog_a, strict=True):
-            gu = g @ u
-            dr2 = -float(gu @ gu)
+            gtg = g.T @ g  # d(M' V^-1 M) / d phi = -G'G
+            dr2 = -float(u @ gtg @ u)
             if self.reml:
-                gx = g[:, :p]
-                dlog_x = -float(((gx @ st["qxx_inv"]) * gx).sum())
+                dlog_x = -float((st["qxx_inv"] * gtg[:p, :p]).sum())
                 grad_internal.append(dlog + dlog_x + (self.n - p) * dr2 / st["r2"])
             else:
                 grad_internal.append(dlog + self.n * dr2 / st["r2"])
@@ -290,61 +286,74 @@ class _Engine:
         return beta
 
 
-def _optimise(engine: _Engine) -> tuple[np.ndarray, int]:
-    """Minimise the criterion over phi >= 0: L-BFGS-B, then projected Newton polishing."""
+def _hessian_fd(engine: _Engine, phi: np.ndarray, grad: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Hessian of the criterion in the coordinates ``idx``, by differences of the gradient."""
+    hess = np.empty((len(idx), len(idx)))
+    for col, i in enumerate(idx):
+        h = 1e-5 * max(phi[i], 1e-3)
+        up = phi.copy()
+        up[i] += h
+        if phi[i] > h:
+            down = phi.copy()
+            down[i] -= h
+            diff = engine.objective_and_gradient(up)[1] - engine.objective_and_gradient(down)[1]
+            hess[:, col] = diff[idx] / (2 * h)
+        else:
+            hess[:, col] = (engine.objective_and_gradient(up)[1][idx] - grad[idx]) / h
+    return (hess + hess.T) / 2
+
+
+def _optimise(engine: _Engine, max_iter: int = 200) -> np.ndarray:
+    """Minimise the criterion over ``phi = theta^2 >= 0`` by projected Newton steps.
+
+    Newton steps use the analytic gradient and a Hessian from its differences (made positive
+    definite when it is not), with a backtracking line search and the bound ``phi >= 0`` handled
+    as an active set, starting from lme4's ``theta = 1``. (Only numpy is used in the loop:
+    scipy's L-BFGS-B is slow when OpenBLAS threads compete for a small machine.)
+    """
     k = engine.k
-    res = optimize.minimize(
-        engine.objective_and_gradient,
-        np.ones(k),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(0.0, None)] * k,
-        options={"maxiter": 500, "ftol": 1e-14, "gtol": 1e-10},
-    )
-    phi = np.maximum(np.asarray(res.x, dtype=float), 0.0)
-    evaluations = int(res.nfev)
+    phi = np.ones(k)
     value, grad = engine.objective_and_gradient(phi)
-    for _ in range(30):
+    if not np.isfinite(value):
+        raise MixedConvergenceError("the REML/ML criterion is not finite at the start, theta = 1")
+    for _ in range(max_iter):
         free = ~((phi <= 0) & (grad >= 0))
         if not free.any():
             break
         idx = np.flatnonzero(free)
-        hess = np.empty((len(idx), len(idx)))
-        for col, i in enumerate(idx):
-            h = 1e-5 * max(phi[i], 1e-3)
-            up = phi.copy()
-            up[i] += h
-            if phi[i] > h:
-                down = phi.copy()
-                down[i] -= h
-                hess[:, col] = (
-                    engine.objective_and_gradient(up)[1][idx]
-                    - engine.objective_and_gradient(down)[1][idx]
-                ) / (2 * h)
-            else:
-                hess[:, col] = (engine.objective_and_gradient(up)[1][idx] - grad[idx]) / h
-            evaluations += 2
-        hess = (hess + hess.T) / 2
-        if np.any(np.linalg.eigvalsh(hess) <= 0):
-            break
-        step = -np.linalg.solve(hess, grad[idx])
-        accepted = False
-        for shrink in (1.0, 0.5, 0.25, 0.125):
-            trial = phi.copy()
-            trial[idx] = np.maximum(phi[idx] + shrink * step, 0.0)
+        hess = _hessian_fd(engine, phi, grad, idx)
+        evals = np.linalg.eigvalsh(hess)
+        if evals.min() <= 1e-10 * max(float(np.abs(evals).max()), 1e-12):
+            # not convex here (Levenberg): shift the curvature up to a tenth of the largest
+            shift = -float(evals.min()) + 0.1 * max(float(np.abs(evals).max()), 1e-8)
+            hess = hess + shift * np.eye(len(idx))
+        step = np.zeros(k)
+        step[idx] = -np.linalg.solve(hess, grad[idx])
+        step[(phi <= 0) & (step < 0)] = 0.0
+        if float(grad @ step) >= 0:  # not a descent direction: steepest descent instead
+            step = np.where(free, -grad, 0.0)
+        # never move a variance ratio more than 10-fold (or by more than 1 from near zero) at once,
+        # keeping the direction
+        ratio = float(np.max(np.abs(step) / (10.0 * np.maximum(phi, 0.1))))
+        if ratio > 1:
+            step = step / ratio
+        t, accepted = 1.0, False
+        for _ in range(60):
+            trial = np.maximum(phi + t * step, 0.0)
             t_value, t_grad = engine.objective_and_gradient(trial)
-            evaluations += 1
-            if t_value <= value + 1e-12 * abs(value):
+            if np.isfinite(t_value) and t_value <= value + 1e-4 * float(grad @ (trial - phi)):
                 accepted = True
                 break
+            t /= 2
         if not accepted:
             break
-        moved = np.max(np.abs(trial - phi) / (1 + phi))
+        moved = float(np.max(np.abs(trial - phi) / (1 + phi)))
+        decrease = value - t_value
         phi, value, grad = trial, t_value, t_grad
-        if moved < 1e-13:
+        if moved < 1e-12 or (decrease <= 1e-15 * abs(value) and moved < 1e-8):
             break
-    # lme4's edge check: a parameter within 1e-5 (in theta) of the boundary is set to it when
-    # that does not raise the criterion
+    # lme4's edge check: a theta within 1e-5 of the boundary is set to 0 when that does not
+    # raise the criterion
     for i in range(k):
         if 0 < phi[i] < 1e-10:
             trial = phi.copy()
@@ -353,14 +362,18 @@ def _optimise(engine: _Engine) -> tuple[np.ndarray, int]:
                 phi = trial
                 value, grad = engine.objective_and_gradient(phi)
     free = ~((phi <= 0) & (grad >= 0))
-    scaled = np.abs(grad[free]) * np.maximum(np.sqrt(phi[free]), 1e-3)
-    if not np.all(np.isfinite(grad)) or (free.any() and scaled.max() > 2e-3 * max(1.0, k)):
-        raise MixedConvergenceError(
-            f"the optimiser stopped with gradient {grad.tolist()} at theta = "
-            f"{np.sqrt(phi).tolist()}; check the data (e.g. a grouping factor that is confounded "
-            "with a regressor)"
-        )
-    return phi, evaluations
+    if free.any():
+        idx = np.flatnonzero(free)
+        hess = _hessian_fd(engine, phi, grad, idx)
+        evals = np.linalg.eigvalsh(hess)
+        newton = np.linalg.solve(hess, grad[idx]) if evals.min() > 0 else np.full(len(idx), np.inf)
+        if not np.all(np.abs(newton) <= 1e-6 * (1 + phi[idx])):
+            raise MixedConvergenceError(
+                f"the optimiser stopped at theta = {np.sqrt(phi).tolist()} with gradient "
+                f"{grad.tolist()} (Hessian eigenvalues {evals.tolist()}); check the data, e.g. a "
+                "grouping factor confounded with a regressor"
+            )
+    return phi
 
 
 # ------------------------------------------------- numDeriv's Richardson derivatives (lmerTest)
@@ -525,7 +538,7 @@ class MixedResult(TableResult):
     n_groups: dict[str, int]
     n_dropped: int
     singular: bool
-    theta: np.ndarray = field(repr=False)
+    theta: tuple[float, ...] = ()
     sigma: float = 0.0
     title: str = ""
     notes: tuple[str, ...] = ()
@@ -628,8 +641,11 @@ class MixedResult(TableResult):
             f"{'REML criterion' if self.method == 'REML' else 'Deviance'} {self.criterion:.2f}; "
             f"logLik {self.loglik:.2f}; AIC {self.aic:.2f}; BIC {self.bic:.2f}\n"
             f"Observations: {self.n_obs} ({self.n_dropped} dropped); groups: {groups}"
-            + ("\nSingular fit: a variance component is estimated at (or next to) zero."
-               if self.singular else "")
+            + (
+                "\nSingular fit: a variance component is estimated at (or next to) zero."
+                if self.singular
+                else ""
+            )
         )
         parts = [self.title, "Fixed effects:\n" + fixed, "Random effects:\n" + vc, fit, *self.notes]
         return "\n\n".join(p for p in parts if p)
@@ -773,13 +789,13 @@ def fit_mixed(
     >>> fit = fit_mixed(df, outcome="score", fixed=["wave"], groups=["leader"])
     >>> # In R: lmerTest::lmer(score ~ wave + (1 | leader), data = df)
     >>> fit.table[["term", "estimate", "std_error", "df"]].round(3)
-              term  estimate  std_error     df
-    0  (Intercept)     2.951      0.118  63.27
-    1         wave     0.195      0.020  149.00
+              term  estimate  std_error       df
+    0  (Intercept)     3.019      0.139   63.165
+    1         wave     0.202      0.032  149.000
     >>> fit.variance_components[["group", "std_dev"]].round(3)
           group  std_dev
-    0    leader    0.796
-    1  Residual    0.490
+    0    leader    0.886
+    1  Residual    0.513
     """
     if method not in ("REML", "ML"):
         raise ConfigError(f"fit_mixed: method must be 'REML' or 'ML' (got {method!r})")
@@ -810,7 +826,9 @@ def fit_mixed(
         outer, inner = codes
         codes[1] = pd.factorize(outer.astype(np.int64) * (inner.max() + 1) + inner, sort=True)[0]
         group_names[1] = f"{groups[1]}:{groups[0]}"
-        notes.append(f"{groups[1]} nested in {groups[0]}: levels are {groups[1]} within {groups[0]}")
+        notes.append(
+            f"{groups[1]} nested in {groups[0]}: levels are {groups[1]} within {groups[0]}"
+        )
     n_levels = [int(c.max()) + 1 for c in codes]
     for name, q in zip(group_names, n_levels, strict=True):
         if q < 2:
@@ -843,7 +861,7 @@ def fit_mixed(
         )
 
     engine = _Engine(y, x, codes, reml=method == "REML")
-    phi, _ = _optimise(engine)
+    phi = _optimise(engine)
     st = engine.state(phi)
     crit = engine.criterion(st)
     sigma2 = st["r2"] / (n - p if method == "REML" else n)
@@ -913,10 +931,10 @@ def fit_mixed(
         n_groups=n_groups,
         n_dropped=n_dropped,
         singular=singular,
-        theta=theta,
+        theta=tuple(float(t) for t in theta),
         sigma=sigma,
         title=f"Linear mixed model fit by {method}: {outcome} ~ "
-        + " + ".join([*fixed, *(f"(1 | {g})" for g in group_names)] or ["1"]),
+        + " + ".join(["1", *fixed, *(f"(1 | {g})" for g in group_names)]),
         notes=tuple(notes),
         _jacobian=jac_list,
         _vcov_varpar=vcov_varpar,

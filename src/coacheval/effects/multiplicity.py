@@ -75,8 +75,8 @@ def bh_qvalues(p: ArrayLike, *, n: int | None = None) -> NDArray[np.float64]:
 
     Examples
     --------
-    >>> bh_qvalues([0.01, 0.04, 0.03, float("nan"), 0.2])  # In R: p.adjust(p, "BH")
-    array([0.04, 0.04, 0.04,  nan, 0.2 ])
+    >>> bh_qvalues([0.01, 0.04, 0.03, float("nan"), 0.2]).round(4)  # In R: p.adjust(p, "BH")
+    array([0.04  , 0.0533, 0.0533,    nan, 0.2   ])
     """
     values, present, n_tests = _prepare(p, n, "bh_qvalues")
     out = np.full(values.shape, np.nan)

@@ -319,5 +319,5 @@ def pool_rubin(
         m=m,
         df_complete=dfcom,
         alpha=alpha,
-        notes=(f"m = {m} imputations; {int(round(100 * (1 - alpha)))}% t intervals. {df_note}",),
+        notes=(f"m = {m} imputations; {round(100 * (1 - alpha))}% t intervals. {df_note}",),
     )

@@ -79,7 +79,7 @@ class EValueResult(TableResult):
 
 
 def evalue_threshold(rr: float, true: float = 1.0) -> float:
-    """E-value of a single risk ratio, as ``EValue::threshold``.
+    """Compute the E-value of a single risk ratio, as ``EValue::threshold``.
 
     Parameters
     ----------
@@ -135,7 +135,7 @@ def hr_to_rr(hr: float, *, rare: bool) -> float:
     Examples
     --------
     >>> round(hr_to_rr(0.56, rare=False), 4)  # (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR))
-    0.6952
+    0.6701
     """
     if not (math.isfinite(hr) and hr > 0):
         raise DataValidationError(f"the hazard ratio must be positive and finite, got {hr}")
@@ -152,7 +152,7 @@ def _evalues(
     true: float,
     notes: tuple[str, ...] = (),
 ) -> EValueResult:
-    """EValue's ``evalues.RR`` on the risk-ratio scale (``rr``), keeping the given values."""
+    """Apply EValue's ``evalues.RR`` on the risk-ratio scale (``rr``), keeping the given values."""
     est, lo, hi = rr
     for value in rr:
         if value is not None and not (math.isfinite(value) and value > 0):
@@ -219,7 +219,7 @@ def evalue_rr(
     *,
     true: float = 1.0,
 ) -> EValueResult:
-    """E-values of a risk ratio (or rate ratio) and its confidence limit closest to the null.
+    """Compute E-values of a risk ratio (or rate ratio) and its CI limit closest to the null.
 
     Parameters
     ----------
@@ -265,7 +265,7 @@ def evalue_or(
     rare: bool,
     true: float = 1.0,
 ) -> EValueResult:
-    """E-values of an odds ratio: as a risk ratio if the outcome is rare, else via ``sqrt(OR)``.
+    """Compute E-values of an odds ratio (a risk ratio if the outcome is rare, else ``sqrt(OR)``).
 
     Parameters
     ----------
@@ -291,9 +291,10 @@ def evalue_or(
 
     Examples
     --------
-    >>> res = evalue_or(0.86, 0.75, 0.99, rare=False)  # In R: evalues.OR(0.86, 0.75, 0.99, rare = FALSE)
+    >>> # In R: EValue::evalues.OR(0.86, 0.75, 0.99, rare = FALSE)
+    >>> res = evalue_or(0.86, 0.75, 0.99, rare=False)
     >>> round(res.evalue_point, 3), round(res.evalue_ci, 3)
-    (1.263, 1.035)
+    (1.369, 1.076)
     """
     _check_true(true, ratio=True)
     given = (estimate, lower, upper)
@@ -306,7 +307,7 @@ def evalue_or(
 
     rr = (estimate if rare else math.sqrt(estimate), convert(lower), convert(upper))
     note = "Odds ratio used as a risk ratio (rare outcome)." if rare else "RR = sqrt(OR)."
-    return _evalues("OR", given, rr, convert(true) or true, true, (note,))
+    return _evalues("OR", given, rr, true if rare else math.sqrt(true), true, (note,))
 
 
 def evalue_hr(
@@ -317,7 +318,7 @@ def evalue_hr(
     rare: bool,
     true: float = 1.0,
 ) -> EValueResult:
-    """E-values of a hazard ratio (e.g. of turnover) and its confidence limit closest to the null.
+    """Compute E-values of a hazard ratio (e.g. of turnover) and its CI limit closest to the null.
 
     Parameters
     ----------
@@ -351,9 +352,10 @@ def evalue_hr(
 
     Examples
     --------
-    >>> res = evalue_hr(0.56, 0.46, 0.69, rare=False)  # In R: evalues.HR(0.56, 0.46, 0.69, rare = FALSE)
+    >>> # In R: EValue::evalues.HR(0.56, 0.46, 0.69, rare = FALSE)
+    >>> res = evalue_hr(0.56, 0.46, 0.69, rare=False)
     >>> round(res.evalue_point, 3), round(res.evalue_ci, 3)
-    (2.237, 1.886)
+    (2.35, 1.908)
     """
     _check_true(true, ratio=True)
     given = (estimate, lower, upper)
@@ -371,7 +373,7 @@ def evalue_hr(
 
 
 def evalue_smd(d: float, se: float | None = None, *, true: float = 0.0) -> EValueResult:
-    """E-values of a standardised mean difference (Cohen's d), via ``RR = exp(0.91 d)``.
+    """Compute E-values of a standardised mean difference (Cohen's d), via ``RR = exp(0.91 d)``.
 
     Parameters
     ----------
@@ -405,7 +407,7 @@ def evalue_smd(d: float, se: float | None = None, *, true: float = 0.0) -> EValu
     --------
     >>> res = evalue_smd(0.5, 0.25)  # In R: EValue::evalues.MD(0.5, 0.25)
     >>> round(res.evalue_point, 3), round(res.evalue_ci, 3)
-    (2.498, 1.0)
+    (2.529, 1.111)
     """
     _check_true(true, ratio=False)
     if not math.isfinite(d):
