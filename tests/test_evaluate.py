@@ -10,7 +10,7 @@ import pytest
 from coacheval.cli import main
 from coacheval.errors import ConfigError
 from coacheval.evaluate.plan import load_plan, parse_plan
-from coacheval.evaluate.run import ESTIMATE_TABLE_COLUMNS, benjamini_hochberg
+from coacheval.evaluate.run import ESTIMATE_TABLE_COLUMNS
 
 REQUIRED = {
     "analysis",
@@ -61,13 +61,6 @@ def test_invalid_plans_give_every_problem_by_field(change, message):
     assert message in str(info.value)
 
 
-def test_benjamini_hochberg_matches_p_adjust():
-    # In R: p.adjust(c(0.01, 0.04, 0.03, 0.005, NA, 0.5), "BH")
-    q = benjamini_hochberg(pd.Series([0.01, 0.04, 0.03, 0.005, None, 0.5]).to_numpy())
-    expected = [0.025, 0.05, 0.05, 0.025, float("nan"), 0.5]
-    assert pd.Series(q).round(12).tolist()[:4] == expected[:4] and q[5] == 0.5 and pd.isna(q[4])
-
-
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory, default_system):
     folder = tmp_path_factory.mktemp("extracts")
@@ -109,6 +102,16 @@ def test_results_json_records_provenance(evaluated):
         and len(provenance["data_hashes"]["hr_roster.csv"]) == 64
     )
     assert "did_dr:work_engagement" in results["diagnostics"]
+    attrition = results["diagnostics"]["attrition:last wave"]["response"]
+    assert {row["group"] for row in attrition} >= {"Participants", "Comparison"}
+
+
+def test_primary_estimates_carry_e_values(evaluated):
+    _, out = evaluated
+    estimates = pd.read_csv(out / "estimates.csv")
+    primary = estimates[(estimates.method == "did_dr") & (estimates.term == "ATT (overall)")]
+    assert (primary.evalue_point >= 1).all() and (primary.evalue_ci >= 1).all()
+    assert (primary.evalue_ci <= primary.evalue_point).all()
 
 
 def test_naive_comparison_is_reported_beside_the_design_based_estimate(evaluated):

@@ -1,12 +1,34 @@
 """Unit tests of coacheval.effects.inference: identities, errors and the wild cluster bootstrap.
 
 R comparisons live in test_inference_vs_r.py. There is no R reference for the bootstrap here
-(fwildclusterboot is not packaged for Debian), so the vectorised algorithm is checked against
-explicit refits draw by draw (EXACT: atol 1e-10 on t statistics of order 1; observed ~1e-14, as
-both are the same least squares in a different order) and its size by simulation.
+(fwildclusterboot is not packaged for Debian), so the vectorised algorithm is checked
+
+* against explicit refits draw by draw (atol 1e-10 on t statistics of order 1; observed
+  ~7e-15, as both are the same least squares in a different order);
+* against wildboottest 0.3.2 (the Python port of fwildclusterboot by its authors) where the
+  result involves no random numbers: Rademacher weights fully enumerated (9 clusters, 512 sign
+  vectors), WCR and WCU. p-values must be identical (they are multiples of 1/512) and t
+  statistics agree to rtol 1e-10 (observed 4e-16). The data and numbers are in
+  reference/{data,expected}/inference_wildboot.csv, written by this snippet (wildboottest and
+  statsmodels installed in a scratch environment, not a coacheval dependency)::
+
+      for case in range(4):
+          rng = np.random.default_rng(case); G = 9
+          sizes = rng.integers(5, 40, G); g = np.repeat(np.arange(G), sizes)
+          x = rng.normal(size=g.size) + rng.normal(size=G)[g]; z = rng.normal(size=g.size)
+          y = 0.2 * x + rng.normal(size=G)[g] + rng.normal(size=g.size)
+          X = pd.DataFrame({"(Intercept)": 1.0, "x": x, "z": z})
+          for imp in (True, False):
+              wildboottest.wildboottest.wildboottest(sm.OLS(y, X), B=9999, cluster=g,
+                  param="x", weights_type="rademacher", impose_null=imp,
+                  bootstrap_type="11", seed=1, show=False)   # -> statistic, p-value
+
+* by simulation (size under the null).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -369,8 +391,11 @@ def test_bootstrap_p_value_is_roughly_uniform_under_the_null():
     """200 data sets with 12 clusters, true slope 0: rejection at 5% within [2%, 9%].
 
     Unbalanced clusters (5-39 rows), a cluster component in both the regressor and the error
-    (where CR1 with t(G - 1) rejects about 9.5% of the time at 5%). A 1,000-set run of the
-    same design gave 5.7%; a design with errors heteroskedastic in |x| gave 7.5%.
+    (where CR1 with t(G - 1) rejects about 10% of the time at 5%). Rademacher weights, fully
+    enumerated. 1,000 data sets of this design (this seed) reject 5.4% at 5% and 10.9% at 10%;
+    with Webb weights (399 draws) the same data sets give 7.3% — the known mild over-rejection
+    of WCR with few, unbalanced clusters, not an artefact (wildboottest gives identical p-values,
+    see test_matches_wildboottest_under_full_enumeration).
     """
     rng = np.random.default_rng(2026)
     p_values = []
@@ -380,13 +405,12 @@ def test_bootstrap_p_value_is_roughly_uniform_under_the_null():
         x = rng.normal(size=g.size) + rng.normal(size=12)[g]
         y = rng.normal(size=12)[g] + rng.normal(size=g.size)
         X = np.column_stack([np.ones(g.size), x])
-        res = wild_cluster_bootstrap(
-            y, X, g, term=1, weights="webb", draws=399, seed=rng, conf_int=False
-        )
+        # 2^12 = 4096 <= 9999: every Rademacher sign vector, as fwildclusterboot does
+        res = wild_cluster_bootstrap(y, X, g, term=1, draws=9999, conf_int=False)
         p_values.append(res.p_value)
     p_values = np.array(p_values)
     assert 0.02 <= np.mean(p_values < 0.05) <= 0.09
-    assert 0.06 <= np.mean(p_values < 0.10) <= 0.15
+    assert 0.05 <= np.mean(p_values < 0.10) <= 0.16
     assert 0.4 <= np.mean(p_values) <= 0.6
 
 
@@ -425,3 +449,18 @@ def test_equal_tailed_p_value():
     )
     expected = 2 * min(np.mean(res.t_boot > res.statistic), np.mean(res.t_boot < res.statistic))
     assert res.p_value == pytest.approx(expected)
+
+
+def test_matches_wildboottest_under_full_enumeration():
+    ref = Path(__file__).parent / "reference"
+    data = pd.read_csv(ref / "data" / "inference_wildboot.csv")
+    expected = pd.read_csv(ref / "expected" / "inference_wildboot.csv")
+    for row in expected.itertuples(index=False):
+        d = data[data.case == row.case]
+        X = pd.DataFrame({"(Intercept)": 1.0, "x": d.x, "z": d.z})
+        res = wild_cluster_bootstrap(
+            d.y, X, d.g, term=row.term, draws=9999, impose_null=row.impose_null, conf_int=False
+        )
+        assert res.full_enumeration and res.draws == row.draws
+        assert res.p_value == row.p_value
+        assert res.statistic == pytest.approx(row.statistic, rel=1e-10)

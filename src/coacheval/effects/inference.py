@@ -376,7 +376,9 @@ def _collinear_message(xw: np.ndarray, aliased: np.ndarray, names: tuple[str, ..
             continue
         beta = np.linalg.lstsq(xw[:, before], col, rcond=None)[0]
         scale = np.linalg.norm(xw[:, before], axis=0) * np.abs(beta)
-        used = [names[c] for c, s in zip(before, scale, strict=True) if s > 1e-8 * np.linalg.norm(col)]
+        used = [
+            names[c] for c, s in zip(before, scale, strict=True) if s > 1e-8 * np.linalg.norm(col)
+        ]
         parts.append(f"'{names[j]}' is a linear combination of {used}")
     return (
         "collinear design: " + "; ".join(parts) + ". Drop the named column(s) (or one of the "
@@ -392,7 +394,10 @@ def _group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarr
     if values.ndim == 1:
         return np.bincount(codes, weights=values, minlength=n_groups)
     return np.column_stack(
-        [np.bincount(codes, weights=values[:, j], minlength=n_groups) for j in range(values.shape[1])]
+        [
+            np.bincount(codes, weights=values[:, j], minlength=n_groups)
+            for j in range(values.shape[1])
+        ]
     )
 
 
@@ -406,9 +411,7 @@ def _combine_codes(codes: list[np.ndarray]) -> tuple[np.ndarray, int]:
     return inverse, int(inverse.max()) + 1
 
 
-def _cr_meat(
-    scores: np.ndarray, codes: list[np.ndarray], adjust: bool
-) -> np.ndarray:
+def _cr_meat(scores: np.ndarray, codes: list[np.ndarray], adjust: bool) -> np.ndarray:
     """Multiway clustered meat (sum of signed, G/(G-1)-adjusted subset meats)."""
     k = scores.shape[1]
     meat = np.zeros((k, k))
@@ -433,12 +436,22 @@ def _cr2(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """CR2 variance, Satterthwaite df per coefficient, number of singular adjustments.
 
-    Clusters are processed in batches of equal size (batched ``eigh``), so there is no Python
-    loop over clusters.
+    ``C_g`` is the identity plus a matrix of rank at most ``2k``: ``C_g = I + Y M Y'`` with
+    ``Y = X_g`` and ``M = -A`` unweighted, ``Y = [X_g, W_g X_g]`` and
+    ``M = [[A X'W^2X A, -A], [-A, 0]]`` weighted. Its eigenvalues are 1 (off the span of ``Y``)
+    and ``1 + lambda`` for the eigenvalues ``lambda`` of ``R M R'`` (``Y = Q R``), so
+    ``C_g^(-1/2)`` costs ``O(n_g k^2)`` instead of an ``n_g x n_g`` eigendecomposition, and
+    ``n_g x n_g`` matrices are never formed. Clusters are processed in batches of equal size
+    (no Python loop over clusters).
     """
     n, k = X.shape
     ww = np.ones(n) if w is None else w
     xwwx = None if w is None else (X * (w**2)[:, None]).T @ X
+    b_mat = a_mat if xwwx is None else a_mat @ xwwx @ a_mat
+    if xwwx is None:
+        m_mat = -a_mat
+    else:
+        m_mat = np.block([[b_mat, -a_mat], [-a_mat, np.zeros((k, k))]])
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes, minlength=n_groups)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -451,27 +464,30 @@ def _cr2(
         groups = np.flatnonzero(sizes == size)
         rows = order[starts[groups][:, None] + np.arange(size)[None, :]]  # (m, s)
         xb, wb, ub = X[rows], ww[rows], u[rows]
-        xa = xb @ a_mat  # (m, s, k)
-        hat = (xa @ xb.transpose(0, 2, 1)) * wb[:, None, :]  # H_gg = X_g A X_g' W_g
-        eye = np.eye(size)[None, :, :]
-        if xwwx is None:
-            cmat = eye - hat
-        else:
-            cmat = eye - hat - hat.transpose(0, 2, 1) + xa @ xwwx @ xa.transpose(0, 2, 1)
-        cmat = (cmat + cmat.transpose(0, 2, 1)) / 2
-        evals, evecs = np.linalg.eigh(cmat)
+        xw = xb * wb[:, :, None]  # W_g X_g
+        y_mat = xb if xwwx is None else np.concatenate([xb, xw], axis=2)
+        q_mat, sing, vt = np.linalg.svd(y_mat, full_matrices=False)
+        sing = np.where(sing > 1e-13 * sing[:, :1], sing, 0.0)
+        r_mat = sing[:, :, None] * vt  # Y = Q R
+        small = r_mat @ m_mat @ r_mat.transpose(0, 2, 1)
+        lam, vecs = np.linalg.eigh((small + small.transpose(0, 2, 1)) / 2)
+        evals = 1 + lam  # the eigenvalues of C_g that are not 1
         keep = evals > EIGEN_TOL
         singular += int(np.sum(~keep.all(axis=1)))
-        inv_sqrt = np.where(keep, 1 / np.sqrt(np.where(keep, evals, 1.0)), 0.0)
-        adj = (evecs * inv_sqrt[:, None, :]) @ evecs.transpose(0, 2, 1)  # B_g (m, s, s)
-        xw = xb * wb[:, :, None]  # W_g X_g
-        comp[groups] = np.einsum("msk,ms->mk", xw, np.einsum("mst,mt->ms", adj, ub))
-        g_mat = a_mat @ xw.transpose(0, 2, 1) @ adj  # A X_g' W_g B_g (m, k, s)
+        shift = np.where(keep, 1 / np.sqrt(np.where(keep, evals, 1.0)), 0.0) - 1
+        qe = q_mat @ vecs  # (m, s, r), orthonormal columns
+
+        def adjust(z: np.ndarray, qe: np.ndarray = qe, shift: np.ndarray = shift) -> np.ndarray:
+            """B_g z = z + QE diag(shift) QE' z for a stack of (s, q) matrices."""
+            return z + qe @ (shift[:, :, None] * (qe.transpose(0, 2, 1) @ z))
+
+        bu = adjust(ub[:, :, None])[:, :, 0]
+        comp[groups] = np.einsum("msk,ms->mk", xw, bu)
+        g_mat = a_mat @ adjust(xw).transpose(0, 2, 1)  # A X_g' W_g B_g (m, k, s)
         d_all[groups] = np.sum(g_mat**2, axis=2)
         u_all[groups] = np.einsum("msp,mis->mpi", xb, g_mat)
         v_all[groups] = np.einsum("msp,mis->mpi", xw, g_mat)
     vcov = a_mat @ (comp.T @ comp) @ a_mat
-    b_mat = a_mat if xwwx is None else a_mat @ xwwx @ a_mat
     df = np.empty(k)
     for i in range(k):
         # P = diag(d) + L, L = -M1'M2 - M2'M1 + M1'M3 (J x J, never formed):
@@ -1030,9 +1046,7 @@ def _accumulate(
     return _BootPieces(numer_a, numer_b, cc, cd, dd, ssc)
 
 
-def _invert(
-    p_at: Any, estimate: float, se: float, alpha: float
-) -> tuple[float, float, bool]:
+def _invert(p_at: Any, estimate: float, se: float, alpha: float) -> tuple[float, float, bool]:
     """Bounds where the bootstrap p-value falls below ``alpha``, searching outward."""
     unbounded = False
     bounds = []

@@ -21,8 +21,8 @@ model matrix ``M = [X y]``:
 
 An evaluation costs O(groups x p^2), not O(n). The gradient is analytic (a central difference
 for large crossed designs) and the criterion is minimised by projected Newton steps, so the
-optimum is found to about 1e-9 relative in ``theta`` (lme4's derivative-free BOBYQA stops
-within about 1e-5 with its default tolerances).
+optimum is found to about 1e-9 relative in ``theta`` (lme4's derivative-free BOBYQA, with its
+default tolerances, stops up to a few 1e-5 away).
 
 With ``r^2`` the penalised residual sum of squares at ``theta``, ``n`` observations and ``p``
 fixed effects (lme4's ``REMLcrit`` and ``deviance``)::
@@ -81,8 +81,8 @@ class MixedConvergenceError(CoachevalError, RuntimeError):
 class _Engine:
     """Profiled REML/ML criterion of a random-intercept model, from per-group sums.
 
-    ``factors`` is in the user's order; internally factor ``a`` is the one with more levels.
-    ``phi`` (the squared ``theta``) is in the user's order too.
+    ``codes`` (one integer array per factor) and ``phi`` (the squared ``theta``) are in the
+    user's order; internally factor ``a`` is the one with more levels.
     """
 
     def __init__(self, y: np.ndarray, x: np.ndarray, codes: list[np.ndarray], reml: bool):
@@ -520,8 +520,14 @@ class MixedResult(TableResult):
     singular
         True when some ``theta < 1e-4`` (a variance estimated at or next to zero), as
         ``lme4::isSingular``.
-    n_dropped
-        Rows dropped for missing values.
+    n_obs, n_groups, n_dropped
+        Observations used, levels of each grouping factor (after dropping), rows dropped for
+        missing values.
+    theta, sigma
+        Relative SDs ``sigma_k / sigma`` of the random intercepts (lme4's ``getME(fit,
+        "theta")``, in the order of ``groups``) and the residual SD (``sigma(fit)``).
+    notes
+        What was dropped or relabelled, singular fits, and the kind of inference.
     """
 
     table: pd.DataFrame
@@ -583,6 +589,7 @@ class MixedResult(TableResult):
         >>> fit = fit_mixed(pd.DataFrame({"y": y, "t": t, "g": g}), outcome="y", fixed=["t"],
         ...                 groups=["g"])
         >>> c = fit.contrast({"(Intercept)": 1, "t": 3})  # predicted mean at t = 3
+        >>> # In R: lmerTest::contest1D(fit, c(1, 3), confint = TRUE)
         >>> bool(abs(c.estimate - (fit.params["(Intercept)"] + 3 * fit.params["t"])) < 1e-12)
         True
         """

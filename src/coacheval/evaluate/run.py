@@ -14,8 +14,11 @@ import pandas as pd
 from scipy import stats
 
 from coacheval import __version__
+from coacheval.effects.attrition import AttritionTable, attrition_table
 from coacheval.effects.did import GroupTimeResult, group_time_att
+from coacheval.effects.multiplicity import bh_qvalues
 from coacheval.effects.panel import ROLE_LEVELS, survey_panel
+from coacheval.effects.sensitivity import evalue_smd
 from coacheval.evaluate.plan import Plan
 from coacheval.measures.prepost import paired_change
 
@@ -35,6 +38,8 @@ ESTIMATE_TABLE_COLUMNS = (
     "n_clusters",
     "estimate_sd",
     "baseline_sd",
+    "evalue_point",
+    "evalue_ci",
     "design",
 )
 _METHOD_LABELS = {"did_dr": "dr", "did_reg": "reg", "did_ipw": "ipw"}
@@ -83,6 +88,12 @@ class Evaluation:
         diagnostics = {}
         for (method, outcome), result in self.results.items():
             key = f"{method}:{outcome}"
+            if isinstance(result, AttritionTable):
+                diagnostics[key] = {
+                    "response": result.table.to_dict("records"),
+                    "smd": result.smd.to_dict("records"),
+                }
+                continue
             if isinstance(result, GroupTimeResult):
                 diagnostics[key] = {
                     "cells": result.table.to_dict("records"),
@@ -125,27 +136,22 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg q-values (NaN stays NaN), as R's ``p.adjust(p, "BH")``.
-
-    Examples
-    --------
-    >>> benjamini_hochberg(np.array([0.01, 0.04, 0.03])).round(3).tolist()
-    [0.03, 0.04, 0.04]
-    """
-    p = np.asarray(p_values, dtype=float)
-    q = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if not ok.any():
-        return q
-    values = p[ok]
-    order = np.argsort(values)
-    ranked = values[order] * len(values) / np.arange(1, len(values) + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    result = np.empty(len(values))
-    result[order] = np.minimum(ranked, 1)
-    q[ok] = result
-    return q
+def _attrition(panel: pd.DataFrame, plan: Plan, baseline_period: int) -> AttritionTable:
+    """Who of the baseline respondents answered the last wave, by group, and how they differed."""
+    last = int(panel.period.max())
+    base = panel[panel.period == baseline_period].drop_duplicates("person").copy()
+    answered_last = set(panel.loc[panel.period == last, "person"])
+    base["responded"] = base.person.isin(answered_last)
+    base["participant"] = base.group > 0
+    scores = [o for o in plan.outcomes if o in base]
+    return attrition_table(
+        base,
+        responded_col="responded",
+        group_col="participant",
+        continuous=["tenure_years", *scores],
+        categorical=["role_level"],
+        min_cell=plan.reporting.min_cell,
+    )
 
 
 def _covariates(plan: Plan) -> list[str]:
@@ -308,12 +314,22 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
     primary = (estimates.method == plan.methods.primary) & estimates.term.isin(
         ["ATT (overall)", "change"]
     )
-    estimates.loc[primary, "q_value"] = benjamini_hochberg(
-        estimates.loc[primary, "p_value"].to_numpy()
-    )
+    estimates.loc[primary, "q_value"] = bh_qvalues(estimates.loc[primary, "p_value"].to_numpy())
+    estimates["evalue_point"] = np.nan
+    estimates["evalue_ci"] = np.nan
+    for idx in estimates.index[primary & estimates.estimate_sd.notna()]:
+        row = estimates.loc[idx]
+        ev = evalue_smd(float(row.estimate_sd), float(row.std_error / row.baseline_sd))
+        estimates.loc[idx, ["evalue_point", "evalue_ci"]] = [ev.evalue_point, ev.evalue_ci]
     estimates = estimates[list(ESTIMATE_TABLE_COLUMNS)]
+    if plan.design.type == "staggered_did":
+        results[("attrition", "last wave")] = _attrition(panel, plan, baseline_period)
     notes.append(
         "q-values: Benjamini-Hochberg across the primary overall estimates of all outcomes."
+    )
+    notes.append(
+        "E-values (VanderWeele & Ding 2017) for the primary estimates, from the standardised effect "
+        "(RR = exp(0.91 d)): how strong an unmeasured confounder would have to be to explain them away."
     )
     provenance = {
         "package": "coacheval",
