@@ -140,6 +140,49 @@ def test_cr2_leverage_one_cluster_uses_pseudo_inverse_and_says_so():
         fit_ols(y, X, vcov="HC2")
 
 
+def _dense_cr2(y, X, w, g):
+    """CR2 and Satterthwaite df with n x n matrices, as clubSandwich computes them (Theta = I)."""
+    n, k = X.shape
+    a_mat = np.linalg.inv(X.T @ (X * w[:, None]))
+    resid = y - X @ (a_mat @ (X.T @ (w * y)))
+    hat = X @ a_mat @ X.T * w[None, :]
+    c_full = (np.eye(n) - hat) @ (np.eye(n) - hat).T
+    labels = np.unique(g)
+    e_mats, vcov = [], np.zeros((k, k))
+    for label in labels:
+        idx = np.flatnonzero(g == label)
+        evals, evecs = np.linalg.eigh(c_full[np.ix_(idx, idx)])
+        power = np.where(evals > 1e-12, 1 / np.sqrt(np.clip(evals, 1e-300, None)), 0.0)
+        e_mat = a_mat @ (X[idx] * w[idx, None]).T @ (evecs * power) @ evecs.T
+        e_mats.append((idx, e_mat))
+        vcov += np.outer(e_mat @ resid[idx], e_mat @ resid[idx])
+    df = []
+    for i in range(k):
+        g_mat = np.zeros((n, len(labels)))
+        for j, (idx, e_mat) in enumerate(e_mats):
+            g_mat[idx, j] = e_mat[i]
+        p_mat = g_mat.T @ c_full @ g_mat
+        df.append(np.trace(p_mat) ** 2 / np.sum(p_mat**2))
+    return vcov, np.array(df)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_low_rank_cr2_equals_dense_cr2_with_a_singular_cluster(weighted):
+    """The O(n_g k^2) CR2 against the n x n definition, including a cluster whose I - H_gg is
+    singular (its own dummy), where both use the pseudo-inverse square root."""
+    rng = np.random.default_rng(30)
+    g = np.repeat(np.arange(8), [3, 5, 8, 4, 6, 9, 2, 7])
+    n = g.size
+    X = np.column_stack([np.ones(n), rng.normal(size=n), (g == 2).astype(float)])
+    y = X @ [1.0, 0.5, 0.2] + rng.normal(size=8)[g] + rng.normal(size=n)
+    w = rng.uniform(0.3, 3.0, n) if weighted else np.ones(n)
+    res = fit_ols(y, X, weights=w if weighted else None, cluster=g, vcov="CR2")
+    dense_vcov, df = _dense_cr2(y, X, w, g)
+    assert_allclose(res.vcov.to_numpy(), dense_vcov, rtol=1e-9, atol=1e-14)
+    assert_allclose(res.df.to_numpy(), df, rtol=1e-9)
+    assert any("singular in 1 cluster" in note for note in res.notes)
+
+
 def test_two_way_cr1_inclusion_exclusion():
     y, X, g, _ = _clustered(6)
     h = np.arange(400) % 7

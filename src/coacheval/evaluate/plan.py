@@ -65,7 +65,7 @@ class Methods(_Strict):
     """Which estimator answers the question, and which check it."""
 
     primary: Literal["did_dr", "did_reg", "did_ipw", "pre_post"] = "did_dr"
-    secondary: tuple[Literal["did_reg", "did_ipw", "naive_post"], ...] = ()
+    secondary: tuple[Literal["did_reg", "did_ipw", "naive_post", "ps_att", "aipw"], ...] = ()
 
 
 class Reporting(_Strict):

@@ -136,6 +136,53 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
+def _follow_up_effect(
+    panel: pd.DataFrame,
+    plan: Plan,
+    outcome: str,
+    baseline_period: int,
+    method: str,
+    cluster: str | None,
+    level: float,
+) -> Any:
+    """Weighted (ATT weights, M-estimation SE) or AIPW effect at the last wave, given baseline."""
+    from coacheval.effects.weighting import aipw_att, weighted_att
+
+    last = int(panel.period.max())
+    base = (
+        panel[panel.period == baseline_period].set_index("person")[outcome].rename("baseline_score")
+    )
+    follow = panel[panel.period == last].drop_duplicates("person").set_index("person")
+    data = follow.join(base, how="inner").dropna(subset=[outcome, "baseline_score"]).reset_index()
+    data["participant"] = (data.group > 0).astype(int)
+    if (
+        data.participant.sum() < plan.reporting.min_cell
+        or (1 - data.participant).sum() < plan.reporting.min_cell
+    ):
+        return None
+    covariates = ["baseline_score", *_covariates(plan)]
+    covariates = [c for c in covariates if data[c].nunique() > 1]
+    if method == "ps_att":
+        return weighted_att(
+            data,
+            outcome=outcome,
+            treatment="participant",
+            covariates=covariates,
+            estimand="ATT",
+            cluster=cluster,
+            variance="m_estimation",
+            level=level,
+        )
+    return aipw_att(
+        data,
+        outcome=outcome,
+        treatment="participant",
+        covariates=covariates,
+        cluster=cluster,
+        level=level,
+    )
+
+
 def _attrition(panel: pd.DataFrame, plan: Plan, baseline_period: int) -> AttritionTable:
     """Who of the baseline respondents answered the last wave, by group, and how they differed."""
     last = int(panel.period.max())
@@ -259,6 +306,34 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
                 peer_group=panel.peer_group.fillna("solo-" + panel.person.astype(str))
             )
         for method in (plan.methods.primary, *plan.methods.secondary):
+            if method in ("ps_att", "aipw"):
+                r = _follow_up_effect(
+                    data, plan, outcome, baseline_period, method, cluster_col, level
+                )
+                if r is None:
+                    notes.append(
+                        f"{outcome}, {method}: too few leaders answered both the baseline and the last wave"
+                    )
+                    continue
+                results[(method, outcome)] = r
+                first = r.table.iloc[0]
+                rows.append(
+                    {
+                        **common,
+                        "estimand": "ATT at the last wave, adjusted for the baseline score",
+                        "method": method,
+                        "term": "ATT",
+                        "estimate": first.estimate,
+                        "std_error": first.std_error,
+                        "conf_low": first.conf_low,
+                        "conf_high": first.conf_high,
+                        "p_value": first.p_value,
+                        "n": int(r.n_treated + r.n_control),
+                        "n_clusters": r.n_clusters,
+                        "design": "propensity-weighted comparison at one follow-up (ANCOVA-type)",
+                    }
+                )
+                continue
             if method == "naive_post":
                 r = _naive_post(panel, outcome, int(panel.period.max()), level)
                 rows.append(
