@@ -227,7 +227,7 @@ def test_array_input_gets_default_names():
 
 def test_one_cluster_is_refused_with_the_reason():
     y, X, _, _ = _clustered(10)
-    with pytest.raises(DataValidationError, match="has 1 cluster.*summed score X'W u is exactly"):
+    with pytest.raises(DataValidationError, match=r"has 1 cluster.*summed score X'W u is exactly"):
         fit_ols(y, X, cluster=np.zeros(400), vcov="CR1")
     with pytest.raises(DataValidationError, match="has 1 cluster"):
         fit_ols(y, X, cluster=np.zeros(400), vcov="CR2")

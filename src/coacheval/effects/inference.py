@@ -41,11 +41,14 @@ columns, ``n`` rows:
     symmetric inverse square root drops eigenvalues below ``1e-12`` (clubSandwich's
     ``matrix_power``). Degrees of freedom for each coefficient are clubSandwich's
     Satterthwaite approximation (``coef_test(fit, vcov, test = "Satterthwaite")``). One-way
-    clustering only; memory grows with the sum of squared cluster sizes.
+    clustering only. ``C_g`` is the identity plus a matrix of rank <= 2k, so the cost is
+    ``O(n k^2)`` even with large clusters (no ``n_g x n_g`` matrix is formed). With weights and
+    one row per cluster this is not HC2: the working model is ``Theta = I``, not ``W^-1``.
 
 Degrees of freedom of the t tables: ``n - k`` for iid and HC (``lmtest::coeftest``),
 ``G - 1`` for CR0/CR1 (the smallest ``G`` over clustering variables; Stata's and fixest's
-convention, conservative with few clusters), Satterthwaite per coefficient for CR2.
+convention, less liberal than ``n - k`` with few clusters; ``lmtest::coeftest(fit, vcovCL(...))``
+would use ``n - k``), Satterthwaite per coefficient for CR2.
 ``inference="normal"`` uses the normal distribution and reports ``df`` as NaN.
 
 Examples
@@ -564,7 +567,8 @@ def fit_ols(
 
     Notes
     -----
-    With one observation per cluster, CR1 equals HC1 and CR2 equals HC2 exactly.
+    With one observation per cluster, CR1 equals HC1, and (without weights) CR2 equals HC2.
+    Rows are used in order; ``weights`` and ``cluster`` are aligned with ``X`` by position.
 
     Examples
     --------
@@ -878,8 +882,10 @@ def wild_cluster_bootstrap(
     >>> boot = wild_cluster_bootstrap(y, X, g, term=1, weights="webb", draws=999, seed=1)
     >>> # In R: fwildclusterboot::boottest(lm(y ~ x), param = "x", clustid = "g", B = 999,
     >>> #                                  type = "webb")
-    >>> round(boot.statistic, 3), round(boot.p_value, 3), round(boot.conf_low, 2), round(boot.conf_high, 2)
-    (2.481, 0.016, 0.08, 0.86)
+    >>> round(boot.statistic, 3), round(boot.p_value, 3)
+    (2.481, 0.016)
+    >>> round(boot.conf_low, 2), round(boot.conf_high, 2)
+    (0.08, 0.86)
     """
     if not isinstance(weights, str):
         raise ConfigError(
