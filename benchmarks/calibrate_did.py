@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from coacheval.evaluate.plan import load_plan
+from coacheval.evaluate.plan import Methods, load_plan
 from coacheval.evaluate.run import evaluate
 from coacheval.io.pseudonymise import PseudonymKey
 from coacheval.io.study import load_study
@@ -32,7 +32,12 @@ def one(seed: int, leaders: int, cluster: str) -> list[dict]:
     with tempfile.TemporaryDirectory() as folder:
         system.write(folder)
         study = load_study(folder, key=PseudonymKey(b"calibration-key-000000"))
-    plan = load_plan("default").model_copy(update={"outcomes": OUTCOMES})
+    plan = load_plan("default").model_copy(
+        update={
+            "outcomes": OUTCOMES,
+            "methods": Methods(primary="did_dr", secondary=("naive_post",)),
+        }
+    )
     plan = plan.model_copy(
         update={"inference": plan.inference.model_copy(update={"cluster": cluster})}
     )

@@ -308,6 +308,46 @@ def test_bad_shapes_raise():
         fit_ols(y[:3], X.iloc[:3])
 
 
+@pytest.mark.parametrize(
+    ("make", "error", "pattern"),
+    [
+        (lambda y, X, g, w: fit_ols(y.astype(str), X), DataValidationError, "y must be numeric"),
+        (lambda y, X, g, w: fit_ols(y[:, None], X), DataValidationError, "y must be 1-D"),
+        (lambda y, X, g, w: fit_ols(y, X.x.to_numpy()), DataValidationError, "X must be 2-D"),
+        (lambda y, X, g, w: fit_ols(y, X.iloc[:, :0]), DataValidationError, "X has no columns"),
+        (lambda y, X, g, w: fit_ols(y, X, names=["a", "a", "b"]), ConfigError, "repeated"),
+        (lambda y, X, g, w: fit_ols(y, X, weights="w"), ConfigError, "positive case weights"),
+        (lambda y, X, g, w: fit_ols(y, X, weights=w[:-1]), DataValidationError, "399"),
+        (lambda y, X, g, w: fit_ols(y, X, cluster=g[:-1]), DataValidationError, "399 entries"),
+        (
+            lambda y, X, g, w: fit_ols(y, X, cluster=np.zeros((400, 2, 2))),
+            DataValidationError,
+            "1-D or 2-D",
+        ),
+        (
+            lambda y, X, g, w: wild_cluster_bootstrap(y, X, [g, g % 3], term="x"),
+            ConfigError,
+            "one variable only",
+        ),
+        (
+            lambda y, X, g, w: wild_cluster_bootstrap(y, X, g, term=True),
+            ConfigError,
+            "column name or a position",
+        ),
+    ],
+)
+def test_other_input_errors(make, error, pattern):
+    y, X, g, w = _clustered(17)
+    with pytest.raises(error, match=pattern):
+        make(y, X, g, w)
+
+
+def test_unrestricted_bootstrap_is_labelled_wcu():
+    y, X, g, _ = _clustered(18)
+    res = wild_cluster_bootstrap(y, X, g, term="x", draws=99, seed=1, impose_null=False)
+    assert "WCU11" in res.title and not res.impose_null
+
+
 # ---------------------------------------------------------------------- bootstrap ---
 
 

@@ -441,7 +441,8 @@ def test_result_is_frozen_and_displays(fitted):
     for part in ("fit by REML", "Fixed effects", "Random effects", "logLik", "Satterthwaite"):
         assert part in text
     assert fitted.to_dict()["table"][0]["term"] == "(Intercept)"
-    assert "<table" in fitted._repr_html_()
+    html = fitted._repr_html_()
+    assert html.count("<table") == 2 and "Random effects" in html
 
 
 def test_unit_contrast_reproduces_the_table_row(fitted):

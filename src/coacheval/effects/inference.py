@@ -968,8 +968,9 @@ def wild_cluster_bootstrap(
     t_boot_null = pieces.t_boot(null)
     invalid = int(np.sum(~np.isfinite(t_boot_null)))
     p_value = p_at(null)
+    variant = "WCR11" if impose_null else "WCU11"
     notes = [
-        f"WCR11 wild cluster bootstrap-t ({'null imposed' if impose_null else 'unrestricted, WCU'}"
+        f"{variant} wild cluster bootstrap-t ({'null imposed' if impose_null else 'unrestricted'}"
         f"), {weights} weights, {n_draws} draws, {n_groups} clusters; bootstrap t uses CR1"
     ]
     if enumerate_all:
@@ -1020,6 +1021,7 @@ def wild_cluster_bootstrap(
         level=level,
         n=n,
         n_clusters=n_groups,
+        title=f"Wild cluster bootstrap-t ({variant})",
         notes=tuple(notes),
     )
 

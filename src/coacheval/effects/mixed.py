@@ -657,6 +657,19 @@ class MixedResult(TableResult):
         parts = [self.title, "Fixed effects:\n" + fixed, "Random effects:\n" + vc, fit, *self.notes]
         return "\n\n".join(p for p in parts if p)
 
+    def _repr_html_(self) -> str:
+        fmt = {"index": False, "float_format": lambda v: f"{v:.4g}"}
+        groups = ", ".join(f"{g} {n}" for g, n in self.n_groups.items())
+        return (
+            f"<p><b>{self.title}</b></p><p>Fixed effects</p>"
+            + self.table.to_html(**fmt)
+            + "<p>Random effects</p>"
+            + self.variance_components.to_html(**fmt)
+            + f"<p>logLik {self.loglik:.2f}; AIC {self.aic:.2f}; BIC {self.bic:.2f}; "
+            f"{self.n_obs} observations; groups: {groups}</p>"
+            + "".join(f"<p><small>{n}</small></p>" for n in self.notes)
+        )
+
 
 # ----------------------------------------------------------------------------- the verb
 

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from coacheval import __version__
+from coacheval.errors import CoachevalError
 from coacheval.effects.attrition import AttritionTable, attrition_table
 from coacheval.effects.did import GroupTimeResult, group_time_att
 from coacheval.effects.multiplicity import bh_qvalues
@@ -307,9 +308,13 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
             )
         for method in (plan.methods.primary, *plan.methods.secondary):
             if method in ("ps_att", "aipw"):
-                r = _follow_up_effect(
-                    data, plan, outcome, baseline_period, method, cluster_col, level
-                )
+                try:
+                    r = _follow_up_effect(
+                        data, plan, outcome, baseline_period, method, cluster_col, level
+                    )
+                except CoachevalError as exc:  # a secondary analysis the data cannot support
+                    notes.append(f"{outcome}, {method}: not estimated ({exc})")
+                    continue
                 if r is None:
                     notes.append(
                         f"{outcome}, {method}: too few leaders answered both the baseline and the last wave"
