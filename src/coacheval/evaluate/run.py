@@ -14,12 +14,12 @@ import pandas as pd
 from scipy import stats
 
 from coacheval import __version__
-from coacheval.errors import CoachevalError
 from coacheval.effects.attrition import AttritionTable, attrition_table
 from coacheval.effects.did import GroupTimeResult, group_time_att
 from coacheval.effects.multiplicity import bh_qvalues
 from coacheval.effects.panel import ROLE_LEVELS, survey_panel
 from coacheval.effects.sensitivity import evalue_smd
+from coacheval.errors import CoachevalError
 from coacheval.evaluate.plan import Plan
 from coacheval.measures.prepost import paired_change
 
