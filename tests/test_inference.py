@@ -4,7 +4,7 @@ R comparisons live in test_inference_vs_r.py. There is no R reference for the bo
 (fwildclusterboot is not packaged for Debian), so the vectorised algorithm is checked
 
 * against explicit refits draw by draw (atol 1e-10 on t statistics of order 1; observed
-  ~7e-15, as both are the same least squares in a different order);
+  1e-14, as both are the same least squares in a different order);
 * against wildboottest 0.3.2 (the Python port of fwildclusterboot by its authors) where the
   result involves no random numbers: Rademacher weights fully enumerated (9 clusters, 512 sign
   vectors), WCR and WCU. p-values must be identical (they are multiples of 1/512) and t
