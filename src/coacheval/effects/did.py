@@ -243,14 +243,18 @@ class GroupTimeResult(TableResult):
             part = dyn[mask]
             if part.empty:
                 continue
+            x = part.event_time.to_numpy(dtype=float)
+            y = part.estimate.to_numpy(dtype=float)
+            low = part.conf_low.to_numpy(dtype=float)
+            high = part.conf_high.to_numpy(dtype=float)
             ax.errorbar(
-                part.event_time,
-                part.estimate,
+                x,
+                y,
                 fmt="o",
                 color=colour,
                 capsize=3,
                 label=label,
-                yerr=[part.estimate - part.conf_low, part.conf_high - part.estimate],
+                yerr=[y - low, high - y],
             )
         ax.legend(frameon=False, fontsize=8)
         ax.axhline(0, color="black", linewidth=0.8)
