@@ -65,7 +65,12 @@ class Methods(_Strict):
     """Which estimator answers the question, and which check it."""
 
     primary: Literal["did_dr", "did_reg", "did_ipw", "pre_post"] = "did_dr"
-    secondary: tuple[Literal["did_reg", "did_ipw", "naive_post", "ps_att", "aipw"], ...] = ()
+    secondary: tuple[
+        Literal[
+            "did_reg", "did_ipw", "naive_post", "ps_att", "aipw", "twfe", "mixed", "dose_response"
+        ],
+        ...,
+    ] = ()
 
 
 class Reporting(_Strict):

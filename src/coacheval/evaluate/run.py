@@ -184,6 +184,89 @@ def _follow_up_effect(
     )
 
 
+def _regression_analysis(
+    panel: pd.DataFrame,
+    plan: Plan,
+    outcome: str,
+    method: str,
+    cluster: str | None,
+    level: float,
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    """TWFE (warning kept as a note), the mixed-model contrast, or the ATT by attendance band."""
+    import warnings
+
+    from coacheval.effects.regression_did import dose_response, mixed_did, twfe
+
+    keys = ("term", "estimate", "std_error", "conf_low", "conf_high", "p_value", "n", "n_clusters")
+    if method == "twfe":
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = twfe(
+                panel,
+                outcome=outcome,
+                unit="person",
+                period="period",
+                group="group",
+                cluster=cluster or "person",
+                wild_below=plan.inference.wild_bootstrap_below_clusters,
+                draws=plan.inference.bootstrap_draws,
+                seed=plan.seed,
+                level=level,
+            )
+        notes.extend(f"{outcome}, twfe: {w.message}" for w in caught)
+        row = result.table.iloc[0]
+        return [
+            {
+                "estimand": "TWFE coefficient of treated x post (biased under staggered adoption)",
+                "method": "twfe",
+                **{k: row[k] for k in keys},
+                "design": "two-way fixed effects (secondary)",
+            }
+        ]
+    if method == "mixed":
+        second = cluster if cluster not in (None, "person", "peer_group") else None
+        row = mixed_did(
+            panel,
+            outcome=outcome,
+            unit="person",
+            period="period",
+            group="group",
+            covariates=_covariates(plan),
+            second_level=second,
+            level=level,
+        ).iloc[0]
+        return [
+            {
+                "estimand": "treated x post contrast, random intercepts (assumes no selection on the person effect)",
+                "method": "mixed",
+                **{k: row[k] for k in keys},
+                "design": "linear mixed model (secondary)",
+            }
+        ]
+    table = dose_response(
+        panel,
+        outcome=outcome,
+        unit="person",
+        period="period",
+        group="group",
+        dose="dose",
+        covariates=_covariates(plan),
+        cluster=cluster,
+        level=level,
+        min_cell=plan.reporting.min_cell,
+    )
+    return [
+        {
+            "estimand": "ATT by share of planned sessions attended",
+            "method": "dose_response",
+            **{k: row[k] for k in keys},
+            "design": "staggered DiD by attendance band",
+        }
+        for row in table.to_dict("records")
+    ]
+
+
 def _attrition(panel: pd.DataFrame, plan: Plan, baseline_period: int) -> AttritionTable:
     """Who of the baseline respondents answered the last wave, by group, and how they differed."""
     last = int(panel.period.max())
@@ -338,6 +421,17 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
                         "design": "propensity-weighted comparison at one follow-up (ANCOVA-type)",
                     }
                 )
+                continue
+            if method in ("twfe", "mixed", "dose_response"):
+                try:
+                    extra = _regression_analysis(
+                        data, plan, outcome, method, cluster_col, level, notes
+                    )
+                except CoachevalError as exc:
+                    notes.append(f"{outcome}, {method}: not estimated ({exc})")
+                    continue
+                for r in extra:
+                    rows.append({**common, **r})
                 continue
             if method == "naive_post":
                 r = _naive_post(panel, outcome, int(panel.period.max()), level)
