@@ -19,7 +19,7 @@ def _panel(seed, n=200, groups=(2,), effect=1.0, periods=3, dose_effect=False):
     rng = np.random.default_rng(seed)
     rows = []
     for u in range(n):
-        g = groups[u % len(groups)] if u % 2 == 0 else 0
+        g = groups[(u // 2) % len(groups)] if u % 2 == 0 else 0
         dose = rng.uniform() if g else 0.0
         alpha = rng.normal()
         for t in range(1, periods + 1):
