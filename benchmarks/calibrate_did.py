@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from coacheval.evaluate.plan import Methods, load_plan
+from coacheval.evaluate.plan import parse_plan
 from coacheval.evaluate.run import evaluate
 from coacheval.io.pseudonymise import PseudonymKey
 from coacheval.io.study import load_study
@@ -32,14 +32,20 @@ def one(seed: int, leaders: int, cluster: str) -> list[dict]:
     with tempfile.TemporaryDirectory() as folder:
         system.write(folder)
         study = load_study(folder, key=PseudonymKey(b"calibration-key-000000"))
-    plan = load_plan("default").model_copy(
-        update={
-            "outcomes": OUTCOMES,
-            "methods": Methods(primary="did_dr", secondary=("naive_post",)),
+    plan = parse_plan(
+        {
+            "name": "calibration",
+            "design": {
+                "type": "staggered_did",
+                "comparison": "never_treated",
+                "baseline_wave": "W1",
+            },
+            "outcomes": list(OUTCOMES),
+            "covariates": ["tenure_years", "role_level"],
+            "methods": {"primary": "did_dr", "secondary": ["naive_post"]},
+            "inference": {"cluster": cluster},
+            "seed": seed,
         }
-    )
-    plan = plan.model_copy(
-        update={"inference": plan.inference.model_copy(update={"cluster": cluster})}
     )
     estimates = evaluate(study, plan).estimates
     truth = pd.DataFrame(system.truth["surveys"]["realised_att"])
