@@ -55,6 +55,23 @@ def leaders_option(func: Any) -> Any:
     )(func)
 
 
+def extract_options(func: Any) -> Any:
+    """Add the --config and --key-file options of commands that read extracts."""
+    func = click.option(
+        "--key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Pseudonym key file (created if missing). Default: the config's pseudonym_key_file, "
+        "then the COACHEVAL_PSEUDONYM_KEY environment variable.",
+    )(func)
+    return click.option(
+        "--config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="YAML file saying which files are which, column names, date order, id width.",
+    )(func)
+
+
 def _simulate(
     seed: int, leaders: int | None, overrides: dict[str, Any], config: Path | None, label: str
 ) -> Any:
@@ -280,19 +297,7 @@ def _run_validation(
     required=True,
     help="Folder for validation.json, validation.html and quarantine/<table>.csv.",
 )
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="YAML file saying which files are which, column names, date order, id width.",
-)
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Pseudonym key file (created if missing). Default: the config's pseudonym_key_file, "
-    "then the COACHEVAL_PSEUDONYM_KEY environment variable.",
-)
+@extract_options
 @click.option(
     "--max-quarantine-share",
     type=click.FloatRange(0, 1),
@@ -460,18 +465,7 @@ def _print_estimates(evaluation: Any, out: Path) -> None:
     required=True,
     help="Folder for estimates.csv, results.json, figures/ and the validation.",
 )
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Extract config (which files are which, column names, date order).",
-)
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Pseudonym key file (created if missing); see coacheval validate --help.",
-)
+@extract_options
 def evaluate(
     folder: Path, plan_ref: str, out: Path, config: Path | None, key_file: Path | None
 ) -> None:
