@@ -34,6 +34,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import expit
 
 from coacheval.errors import ConfigError, DataValidationError
 from coacheval.results import TableResult
@@ -60,7 +61,7 @@ def _logit_fit(x: np.ndarray, d: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
     """Weighted logistic regression by Newton-Raphson; return coefficients and fitted p."""
     beta = np.zeros(x.shape[1])
     for _ in range(100):
-        p = 1 / (1 + np.exp(-(x @ beta)))
+        p = expit(x @ beta)
         grad = x.T @ (w * (d - p))
         hess = (x * (w * p * (1 - p))[:, None]).T @ x
         try:
@@ -73,7 +74,12 @@ def _logit_fit(x: np.ndarray, d: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
         beta += step
         if np.max(np.abs(step)) < 1e-12:
             break
-    p = 1 / (1 + np.exp(-(x @ beta)))
+        if np.max(np.abs(beta)) > 50:
+            raise DataValidationError(
+                "the propensity model diverges in a group-time cell (the covariates "
+                "separate treated from comparison units)"
+            )
+    p = expit(x @ beta)
     if np.any(p > 1 - 1e-10):
         raise DataValidationError(
             "propensity scores of 1 in a group-time cell: the covariates separate "
