@@ -447,6 +447,14 @@ def _print_estimates(evaluation: Any, out: Path) -> None:
     console.print(table)
     for note in primary.design.unique():
         console.print(f"Design: {note}", highlight=False)
+    for note in evaluation.notes:
+        if "not estimable" in note:
+            console.print(f"[yellow]Note:[/yellow] {note}", highlight=False)
+    if primary.empty:
+        console.print(
+            "[yellow]No primary estimate could be made: the data are too few to answer the question. "
+            "The smallest detectable effect needs more leaders, cohorts or waves.[/yellow]"
+        )
     console.print(f"Wrote estimates.csv, results.json and figures/ to [bold]{out}[/bold]")
 
 

@@ -446,19 +446,23 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
                     }
                 )
                 continue
-            result = group_time_att(
-                data,
-                outcome=outcome,
-                unit="person",
-                period="period",
-                group="group",
-                covariates=_covariates(plan),
-                method=_METHOD_LABELS[method],
-                comparison=plan.design.comparison,
-                cluster=cluster_col,
-                level=level,
-                min_cell=plan.reporting.min_cell,
-            )
+            try:
+                result = group_time_att(
+                    data,
+                    outcome=outcome,
+                    unit="person",
+                    period="period",
+                    group="group",
+                    covariates=_covariates(plan),
+                    method=_METHOD_LABELS[method],
+                    comparison=plan.design.comparison,
+                    cluster=cluster_col,
+                    level=level,
+                    min_cell=plan.reporting.min_cell,
+                )
+            except CoachevalError as exc:  # the data cannot answer: say so, keep going
+                notes.append(f"{outcome}, {method}: not estimable from these data ({exc})")
+                continue
             results[(method, outcome)] = result
             for agg in result.aggregations.itertuples():
                 estimand = {
@@ -482,7 +486,14 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
                         "design": f"staggered DiD ({plan.design.comparison})",
                     }
                 )
-    estimates = pd.DataFrame(rows)
+    estimates = pd.DataFrame(
+        rows,
+        columns=[
+            c
+            for c in ESTIMATE_TABLE_COLUMNS
+            if c not in ("q_value", "estimate_sd", "evalue_point", "evalue_ci")
+        ],
+    )
     estimates["estimate_sd"] = estimates.estimate / estimates.baseline_sd
     estimates["q_value"] = np.nan
     primary = (estimates.method == plan.methods.primary) & estimates.term.isin(
