@@ -28,5 +28,5 @@ if __name__ == "__main__":
     main(
         int(args[0]) if args else 200,
         int(args[1]) if len(args) > 1 else 1000,
-        args[2] if len(args) > 2 else "unit_id",
+        args[2] if len(args) > 2 else "peer_group",
     )

@@ -28,7 +28,7 @@ def replicate(
     seed: int,
     *,
     n_leaders: int = 1000,
-    cluster: str = "unit_id",
+    cluster: str = "peer_group",
     outcomes: Iterable[str] = OUTCOMES,
 ) -> list[dict[str, float]]:
     """One replication: the primary and naive estimates of each outcome against the truth."""
@@ -81,7 +81,7 @@ def replicate(
 
 
 def calibrate(
-    seeds: Iterable[int], *, n_leaders: int = 1000, cluster: str = "unit_id"
+    seeds: Iterable[int], *, n_leaders: int = 1000, cluster: str = "peer_group"
 ) -> pd.DataFrame:
     """Run replications and summarise bias (baseline SD), its Monte Carlo SE, RMSE and coverage.
 
