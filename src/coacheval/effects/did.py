@@ -450,6 +450,7 @@ def group_time_att(
         idx = np.flatnonzero(mask)
         if not len(idx):
             return
+        people = set().union(*(set(cells[i].units.tolist()) for i in idx))
         weights = np.array([group_size[table.group.iloc[i]] for i in idx], dtype=float)
         weights /= weights.sum()
         estimate = float(weights @ table.estimate.to_numpy()[idx])
@@ -459,8 +460,9 @@ def group_time_att(
                 "term": term,
                 **extra,
                 **_summaries(estimate, weights @ psi[idx], n_units, level),
-                "n": int(sum(table.n_treated.iloc[i] for i in idx)),
-                "n_clusters": n_clusters,
+                "n": len(people),
+                "n_treated": int(sum(1 for u in people if units.loc[u, group] > 0)),
+                "n_clusters": len({int(cluster_codes[position[u]]) for u in people}),
             }
         )
 
