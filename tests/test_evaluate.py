@@ -164,3 +164,27 @@ def test_evaluate_with_a_bad_plan_exits_two(tmp_path, default_system, capsys):
         )
     assert done.value.code == 2
     assert "design.type" in capsys.readouterr().err
+
+
+def test_secondary_analyses_are_all_reported(evaluated):
+    _, out = evaluated
+    estimates = pd.read_csv(out / "estimates.csv")
+    methods = set(estimates.method)
+    assert {
+        "did_reg",
+        "did_ipw",
+        "ps_att",
+        "aipw",
+        "twfe",
+        "mixed",
+        "dose_response",
+        "multiple_imputation",
+        "complete_case",
+        "naive_post",
+    } <= methods
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert any("twfe" in n and "staggered" in n for n in results["notes"])
+    bands = estimates[
+        (estimates.method == "dose_response") & (estimates.outcome == "work_engagement")
+    ]
+    assert len(bands) == 2 and bands.term.str.startswith("dose band").all()

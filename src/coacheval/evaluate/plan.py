@@ -67,7 +67,15 @@ class Methods(_Strict):
     primary: Literal["did_dr", "did_reg", "did_ipw", "pre_post"] = "did_dr"
     secondary: tuple[
         Literal[
-            "did_reg", "did_ipw", "naive_post", "ps_att", "aipw", "twfe", "mixed", "dose_response"
+            "did_reg",
+            "did_ipw",
+            "naive_post",
+            "ps_att",
+            "aipw",
+            "twfe",
+            "mixed",
+            "dose_response",
+            "multiple_imputation",
         ],
         ...,
     ] = ()

@@ -267,6 +267,53 @@ def _regression_analysis(
     ]
 
 
+def _imputation_sensitivity(
+    study: Any, panel: pd.DataFrame, plan: Plan, outcome: str, baseline_period: int
+) -> Any:
+    """Baseline respondents still employed at the last wave: missing follow-ups imputed (norm, m=20)."""
+    from coacheval.effects.imputation import mi_sensitivity
+    from coacheval.effects.inference import fit_ols
+
+    last = int(panel.period.max())
+    waves = study.tables["survey_waves"].sort_values("open_date").reset_index(drop=True)
+    last_open = waves.open_date.iloc[last - 1]
+    roster = study.tables["hr_roster"].set_index("employee_id")
+    base = panel[panel.period == baseline_period].drop_duplicates("person").set_index("person")
+    employed = roster.termination_date.isna() | (roster.termination_date > last_open)
+    base = base[base.index.isin(roster.index[employed])]
+    follow = panel[panel.period == last].drop_duplicates("person").set_index("person")[outcome]
+    data = pd.DataFrame(
+        {
+            "followup": follow.reindex(base.index),
+            "baseline_score": base[outcome],
+            "participant": (base.group > 0).astype(float),
+        }
+    )
+    for column in _covariates(plan):
+        data[column] = base[column]
+    data = data.dropna(subset=["baseline_score", *_covariates(plan)]).reset_index(drop=True)
+    predictors = [
+        c for c in ["participant", "baseline_score", *_covariates(plan)] if data[c].nunique() > 1
+    ]
+
+    def estimator(frame: pd.DataFrame) -> tuple[float, float]:
+        x = np.column_stack([np.ones(len(frame)), frame[predictors].to_numpy(dtype=float)])
+        fit = fit_ols(
+            frame.followup.to_numpy(dtype=float), x, names=["(Intercept)", *predictors], vcov="HC1"
+        )
+        return float(fit.coef.iloc[1]), float(fit.std_error.iloc[1] ** 2)
+
+    return mi_sensitivity(
+        data,
+        outcome="followup",
+        predictors=predictors,
+        estimator=estimator,
+        m=20,
+        seed=plan.seed,
+        method="norm",
+    )
+
+
 def _attrition(panel: pd.DataFrame, plan: Plan, baseline_period: int) -> AttritionTable:
     """Who of the baseline respondents answered the last wave, by group, and how they differed."""
     last = int(panel.period.max())
@@ -421,6 +468,36 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
                         "design": "propensity-weighted comparison at one follow-up (ANCOVA-type)",
                     }
                 )
+                continue
+            if method == "multiple_imputation":
+                try:
+                    mi = _imputation_sensitivity(study, data, plan, outcome, baseline_period)
+                except CoachevalError as exc:
+                    notes.append(f"{outcome}, multiple_imputation: not estimated ({exc})")
+                    continue
+                results[(method, outcome)] = mi
+                for r in mi.table.itertuples():
+                    label = (
+                        "complete cases"
+                        if r.analysis == "complete_case"
+                        else "multiple imputation (m=20)"
+                    )
+                    rows.append(
+                        {
+                            **common,
+                            "estimand": f"ANCOVA participant effect at the last wave, {label}",
+                            "method": method if r.analysis != "complete_case" else "complete_case",
+                            "term": "participant",
+                            "estimate": r.estimate,
+                            "std_error": r.std_error,
+                            "conf_low": r.conf_low,
+                            "conf_high": r.conf_high,
+                            "p_value": r.p_value,
+                            "n": r.n,
+                            "n_clusters": np.nan,
+                            "design": "sensitivity to missing follow-up (MAR given baseline)",
+                        }
+                    )
                 continue
             if method in ("twfe", "mixed", "dose_response"):
                 try:
