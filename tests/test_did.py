@@ -159,3 +159,26 @@ def test_event_study_plot():
     import matplotlib.pyplot as plt
 
     plt.close(figure)
+
+
+def test_few_treated_clusters_use_the_small_sample_correction():
+    rng = np.random.default_rng(11)
+    panel = _panel(11, n=300, groups=(2,))
+    panel["c"] = np.where(panel.g > 0, (panel.id // 2) % 6, 100 + panel.id)  # 6 treated clusters
+    shock = rng.normal(scale=1.0, size=6)
+    treated = panel.g > 0
+    panel.loc[treated & (panel.t >= 2), "y"] += shock[
+        panel.loc[treated & (panel.t >= 2), "c"].to_numpy()
+    ]
+    normal = group_time_att(panel, outcome="y", unit="id", period="t", group="g", cluster="c")
+    small = group_time_att(
+        panel, outcome="y", unit="id", period="t", group="g", cluster="c", few_clusters_below=30
+    )
+    a, b = normal.overall(), small.overall()
+    assert b.std_error == pytest.approx(a.std_error * np.sqrt(6 / 5), rel=1e-12)
+    from scipy import stats
+
+    assert (b.conf_high - b.estimate) == pytest.approx(
+        stats.t.ppf(0.975, 5) * b.std_error, rel=1e-12
+    )
+    assert any("6 treated clusters" in n for n in small.notes)

@@ -273,18 +273,27 @@ class GroupTimeResult(TableResult):
 
 
 def _summaries(
-    estimate: float, influence_by_cluster: np.ndarray, n_units: int, level: float
+    estimate: float,
+    influence_by_cluster: np.ndarray,
+    n_units: int,
+    level: float,
+    few_clusters: int | None = None,
 ) -> dict[str, float]:
     se = float(np.sqrt(np.sum(influence_by_cluster**2)) / n_units)
-    z = stats.norm.ppf(1 - (1 - level) / 2)
+    if few_clusters:
+        se *= np.sqrt(few_clusters / (few_clusters - 1))
+        dist = stats.t(few_clusters - 1)
+    else:
+        dist = stats.norm
+    crit = float(dist.ppf(1 - (1 - level) / 2))
     stat = estimate / se if se > 0 else np.nan
     return {
         "estimate": estimate,
         "std_error": se,
         "statistic": stat,
-        "p_value": float(2 * stats.norm.sf(abs(stat))) if se > 0 else np.nan,
-        "conf_low": estimate - z * se,
-        "conf_high": estimate + z * se,
+        "p_value": float(2 * dist.sf(abs(stat))) if se > 0 else np.nan,
+        "conf_low": estimate - crit * se,
+        "conf_high": estimate + crit * se,
     }
 
 
@@ -301,6 +310,7 @@ def group_time_att(
     cluster: str | None = None,
     level: float = 0.95,
     min_cell: int = 5,
+    few_clusters_below: int = 0,
 ) -> GroupTimeResult:
     """Callaway & Sant'Anna group-time ATTs with outcome-regression, IPW or doubly-robust cells.
 
@@ -326,6 +336,11 @@ def group_time_att(
         Confidence level.
     min_cell
         Cells with fewer treated or comparison units are skipped (noted).
+    few_clusters_below
+        When fewer treated clusters than this carry the estimate, the aggregated estimates use the
+        small-sample correction of cluster-robust inference: variance times ``G/(G-1)`` and
+        t quantiles with ``G - 1`` degrees of freedom, ``G`` the number of treated clusters
+        (as CR1 with G-1 df does); 0 never applies it.
 
     Returns
     -------
@@ -445,6 +460,10 @@ def group_time_att(
     group_size = units[group].value_counts()
     psi = np.vstack(cell_psi)
     aggs = []
+    treated_clusters = len(
+        np.unique(cluster_codes[[position[u] for u in units.index[units[group] > 0]]])
+    )
+    small_sample = 1 < treated_clusters < few_clusters_below
 
     def aggregate(mask: np.ndarray, label: str, term: str, **extra: object) -> None:
         idx = np.flatnonzero(mask)
@@ -459,7 +478,13 @@ def group_time_att(
                 "aggregation": label,
                 "term": term,
                 **extra,
-                **_summaries(estimate, weights @ psi[idx], n_units, level),
+                **_summaries(
+                    estimate,
+                    weights @ psi[idx],
+                    n_units,
+                    level,
+                    few_clusters=treated_clusters if small_sample else None,
+                ),
                 "n": len(people),
                 "n_treated": int(sum(1 for u in people if units.loc[u, group] > 0)),
                 "n_clusters": len({int(cluster_codes[position[u]]) for u in people}),
@@ -481,6 +506,11 @@ def group_time_att(
             post & (table.group.to_numpy() == g), "group", f"ATT(g={g})", event_time=np.nan, group=g
         )
     notes.append("Aggregation weights (group sizes) are taken as fixed in the standard errors.")
+    if small_sample:
+        notes.append(
+            f"Only {treated_clusters} treated clusters: aggregated variances scaled by G/(G-1) and "
+            f"intervals and p-values from t with {treated_clusters - 1} degrees of freedom."
+        )
     notes.append(
         f"Comparison group: {comparison.replace('_', ' ')}; estimator: {method}; "
         f"standard errors {'clustered by ' + cluster if cluster else 'per unit'}."

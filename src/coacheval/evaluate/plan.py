@@ -57,7 +57,12 @@ class Inference(_Strict):
 
     cluster: Literal["unit_id", "peer_group", "department_id", "facility_id", "none"] = "unit_id"
     level: float = Field(0.95, gt=0.5, lt=1)
-    wild_bootstrap_below_clusters: int = Field(30, ge=0)
+    wild_bootstrap_below_clusters: int = Field(
+        30,
+        ge=0,
+        description="with fewer (treated) clusters: wild cluster bootstrap for regression estimators "
+        "(TWFE) and the G/(G-1), t(G-1) small-sample correction for group-time DiD",
+    )
     bootstrap_draws: int = Field(9999, ge=99)
 
 

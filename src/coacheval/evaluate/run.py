@@ -536,6 +536,7 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
                     cluster=cluster_col,
                     level=level,
                     min_cell=plan.reporting.min_cell,
+                    few_clusters_below=plan.inference.wild_bootstrap_below_clusters,
                 )
             except CoachevalError as exc:  # the data cannot answer: say so, keep going
                 notes.append(f"{outcome}, {method}: not estimable from these data ({exc})")
