@@ -1,0 +1,1 @@
+"""Retention as time to event: Cox models of turnover on counting-process (start, stop] data."""
