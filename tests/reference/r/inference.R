@@ -54,7 +54,6 @@
 # p_value = 2 * pt(-abs(estimate / std_error), df);
 # conf_low/high = estimate -/+ qt(0.975, df) * std_error.
 
-options(digits = 17, warn = 1, stringsAsFactors = FALSE)
 
 suppressPackageStartupMessages({
   library(sandwich)
@@ -62,30 +61,7 @@ suppressPackageStartupMessages({
   library(estimatr)
 })
 
-data_dir <- file.path("tests", "reference", "data")
-exp_dir  <- file.path("tests", "reference", "expected")
-if (!file.exists("pyproject.toml") || !dir.exists("tests"))
-  stop("run from the repository root (Rscript tests/reference/r/inference.R)")
-dir.create(data_dir, showWarnings = FALSE, recursive = TRUE)
-dir.create(exp_dir, showWarnings = FALSE, recursive = TRUE)
-
-fmt_col <- function(x) {
-  if (is.factor(x)) x <- as.character(x)
-  out <- if (is.integer(x)) as.character(x)
-         else if (is.numeric(x)) sprintf("%.17g", x)
-         else as.character(x)
-  out[is.na(x)] <- NA_character_
-  out
-}
-write_ref <- function(df, path) {
-  df <- as.data.frame(df, stringsAsFactors = FALSE)
-  out <- as.data.frame(lapply(df, fmt_col), stringsAsFactors = FALSE, check.names = FALSE)
-  names(out) <- names(df)
-  txt <- which(vapply(df, function(x) is.character(x) || is.factor(x), NA))
-  write.csv(out, path, row.names = FALSE, na = "", quote = if (length(txt)) txt else FALSE,
-            fileEncoding = "UTF-8")
-  invisible(path)
-}
+source(file.path("tests", "reference", "r", "_common.R"))
 
 # ------------------------------------------------------------------ data ---
 data("PetersenCL", package = "sandwich")

@@ -50,46 +50,9 @@
 #                  fit <- with(imp2, lm(chl ~ age + bmi + hyp)); pool(fit)   (dfcom 20)
 #   nhanes2_glm    fit <- with(imp2, glm(hyp ~ bmi + chl, family = binomial)); pool(fit) (dfcom 22)
 
-options(digits = 17, warn = 1, stringsAsFactors = FALSE)
 suppressPackageStartupMessages(library(mice))
 
-data_dir <- file.path("tests", "reference", "data")
-exp_dir  <- file.path("tests", "reference", "expected")
-if (!file.exists("pyproject.toml") || !dir.exists("tests"))
-  stop("run from the repository root (Rscript tests/reference/r/pooling.R)")
-dir.create(data_dir, showWarnings = FALSE, recursive = TRUE)
-dir.create(exp_dir, showWarnings = FALSE, recursive = TRUE)
-
-# ---------------------------------------------------------------- helpers ---
-fmt_col <- function(x) {
-  if (is.factor(x)) x <- as.character(x)
-  if (is.logical(x)) {
-    out <- ifelse(x, "TRUE", "FALSE")
-  } else if (is.integer(x)) {
-    out <- as.character(x)
-  } else if (is.numeric(x)) {
-    out <- sprintf("%.15g", x)
-    for (d in 16:17) {
-      bad <- !is.na(x) & suppressWarnings(as.numeric(out)) != x
-      out[bad] <- sprintf(paste0("%.", d, "g"), x[bad])
-    }
-    out[is.infinite(x) & x > 0] <- "Inf"
-  } else {
-    out <- as.character(x)
-  }
-  out[is.na(x)] <- NA_character_
-  out
-}
-
-write_ref <- function(df, path) {
-  df <- as.data.frame(df, stringsAsFactors = FALSE)
-  out <- as.data.frame(lapply(df, fmt_col), stringsAsFactors = FALSE, check.names = FALSE)
-  names(out) <- names(df)
-  txt_cols <- which(vapply(df, function(x) is.character(x) || is.factor(x), NA))
-  write.csv(out, path, row.names = FALSE, na = "",
-            quote = if (length(txt_cols)) txt_cols else FALSE, fileEncoding = "UTF-8")
-  invisible(path)
-}
+source(file.path("tests", "reference", "r", "_common.R"))
 
 # ================================================================ 1. data ===
 write_ref(data.frame(id = seq_len(nrow(nhanes)), nhanes, row.names = NULL),
