@@ -61,6 +61,7 @@ import pandas as pd
 from scipy import linalg, special, stats
 
 from coacheval._columns import ESTIMATE_COLUMNS
+from coacheval.effects.inference import fit_ols
 from coacheval.errors import ConfigError, DataValidationError
 from coacheval.measures.baseline import smd_continuous
 from coacheval.results import TableResult
@@ -937,22 +938,8 @@ def _wls_sandwich(
     x: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """WLS coefficients and HC1 (groups None) or CR1 covariance, weights taken as known."""
-    sw = np.sqrt(w)
-    beta = linalg.lstsq(x * sw[:, None], y * sw, lapack_driver="gelsy")[0]
-    e = y - x @ beta
-    bread = linalg.inv((x * w[:, None]).T @ x)
-    scores = x * (w * e)[:, None]
-    n, k = x.shape
-    if groups is None:
-        meat = scores.T @ scores
-        factor = n / (n - k)
-    else:
-        n_groups = int(groups.max()) + 1
-        summed = np.zeros((n_groups, k))
-        np.add.at(summed, groups, scores)
-        meat = summed.T @ summed
-        factor = n_groups / (n_groups - 1) * (n - 1) / (n - k)
-    return beta, bread @ meat @ bread * factor
+    fit = fit_ols(y, x, weights=w, cluster=groups, vcov="HC1" if groups is None else "CR1")
+    return fit.coef.to_numpy(), fit.vcov.to_numpy()
 
 
 def _inference(
