@@ -18,9 +18,9 @@ influence functions (estimation of the outcome regression and propensity score i
 
 Standard errors come from the influence functions, summed within clusters when a cluster column
 is given (cluster-robust), else per unit. Aggregations (overall, by event time, by group) weight
-cells by group size; their influence functions are the same weighted sums, taking the weights as
-fixed (the ``did`` package also propagates the estimation of the weights; the difference is
-negligible for the group sizes here, and is stated in the result's notes).
+cells by group size; their influence functions are the same weighted sums plus the influence of
+estimating the group shares that make the weights, as the ``did`` package does (Callaway &
+Sant'Anna 2021, eq. 3.6 and their ``wif``).
 
 Without covariates all three estimators reduce to the difference of four means.
 """
@@ -464,6 +464,16 @@ def group_time_att(
         np.unique(cluster_codes[[position[u] for u in units.index[units[group] > 0]]])
     )
     small_sample = 1 < treated_clusters < few_clusters_below
+    unit_groups = units[group].to_numpy()
+
+    def weight_influence(cell_groups: np.ndarray, estimates: np.ndarray) -> np.ndarray:
+        # Influence of estimating the group shares P(G = g) that weight the cells (the did
+        # package's "wif"): w_k = p_k / sum(p), with IF(p_k) = 1{G = g_k} - p_k per unit.
+        shares = np.array([group_size[g] for g in cell_groups], dtype=float) / n_units
+        if_shares = (unit_groups[:, None] == cell_groups[None, :]) - shares[None, :]
+        total = shares.sum()
+        wif = if_shares / total - np.outer(if_shares.sum(axis=1), shares) / total**2
+        return np.bincount(cluster_codes, weights=wif @ estimates, minlength=n_clusters)
 
     def aggregate(mask: np.ndarray, label: str, term: str, **extra: object) -> None:
         idx = np.flatnonzero(mask)
@@ -480,7 +490,8 @@ def group_time_att(
                 **extra,
                 **_summaries(
                     estimate,
-                    weights @ psi[idx],
+                    weights @ psi[idx]
+                    + weight_influence(table.group.to_numpy()[idx], table.estimate.to_numpy()[idx]),
                     n_units,
                     level,
                     few_clusters=treated_clusters if small_sample else None,
@@ -505,7 +516,10 @@ def group_time_att(
         aggregate(
             post & (table.group.to_numpy() == g), "group", f"ATT(g={g})", event_time=np.nan, group=g
         )
-    notes.append("Aggregation weights (group sizes) are taken as fixed in the standard errors.")
+    notes.append(
+        "Aggregation weights (group shares) are estimated; their estimation is included in the "
+        "standard errors, as in the did package."
+    )
     if small_sample:
         notes.append(
             f"Only {treated_clusters} treated clusters: aggregated variances scaled by G/(G-1) and "
