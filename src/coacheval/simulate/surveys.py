@@ -9,8 +9,11 @@ with standardised, construct-correlated random effects whose variances are the c
 shares (peer-group effects only for participants after their cohort starts). Items are the true
 score plus an item offset and error (so the scale's reliability is as configured), rounded and
 clipped to the response scale; reverse-keyed items are stored reversed. The same draws without
-the effect give each response's untreated potential outcome, from which the realised effects in
-``truth.json`` are computed.
+the program give each response's untreated potential outcome, from which the realised effects in
+``truth.json`` are computed. Without the program there is no peer group, so the peer-group term
+belongs to the treated potential outcome only: the realised effect of a participant is the
+program's average effect plus the shared deviation of their group (some groups work better than
+others); a construct with no program effect (``effect_d = 0``) has none (a sharp null).
 """
 
 from __future__ import annotations
@@ -230,7 +233,9 @@ def simulate_surveys(
             + np.sqrt(cfg.variance_unit) * re_unit[unit_of[idx]]
             + np.sqrt(cfg.variance_person) * (traits[idx] - centre)
             + np.sqrt(cfg.variance_occasion) * occasion
-            + np.sqrt(cfg.variance_peer_group)
+        )
+        group_latent = (
+            np.sqrt(cfg.variance_peer_group)
             * re_group[np.maximum(group, 0)]
             * after_start[:, None]
         )
@@ -239,7 +244,9 @@ def simulate_surveys(
         rel = np.array([cfg.scales[c].reliability for c in CONSTRUCTS])
         d = np.array([cfg.scales[c].effect_d for c in CONSTRUCTS])
         true0 = means + np.sqrt(rel) * sds * latent
-        shift = d * sds * effect_share[:, None]
+        # A construct the program does not affect (effect_d = 0) is a sharp null: no group
+        # deviations either.
+        shift = d * sds * effect_share[:, None] + (d != 0) * np.sqrt(rel) * sds * group_latent
         multipliers = np.array(
             [instruments[cfg.scales[c].instrument].item_multiplier for c in CONSTRUCTS]
         )
