@@ -98,6 +98,7 @@ class CoxResult(TableResult):
     converged: bool
     title: str = "Cox proportional hazards"
     notes: tuple[str, ...] = field(default=())
+    _design: _CoxDesign | None = field(default=None, repr=False)
 
     @property
     def std_error(self) -> pd.Series:
@@ -140,6 +141,32 @@ class CoxResult(TableResult):
 
 
 # ----------------------------------------------------------------------------- engine ---
+
+
+@dataclass(frozen=True, eq=False)
+class _CoxDesign:
+    """What a fit saw, kept on :class:`CoxResult` for residuals and diagnostics (``ph.py``).
+
+    ``x`` is the centred covariate matrix the fit used; ``strata`` the index structures of the
+    strata with at least one event; ``strata_codes`` the stratum of every row (codes into
+    ``strata_levels``, sorted as ``pd.factorize(sort=True)``).
+    """
+
+    x: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+    event: np.ndarray
+    w: np.ndarray
+    strata_codes: np.ndarray
+    strata_levels: pd.Index | None
+    strata: list[_Stratum]
+    index: pd.Index
+    covariates: tuple[str, ...]
+    start_col: str | None
+    stop_col: str
+    event_col: str
+    weights_col: str | None
+    strata_col: str | None
 
 
 @dataclass(frozen=True)
@@ -532,10 +559,11 @@ def fit_cox(
         raise DataValidationError(
             f"covariates {covariates} are linearly dependent (collinear); drop one of them"
         )
+    strata_levels: pd.Index | None = None
     if strata_col is None:
         strata_codes = np.zeros(n, dtype=np.int64)
     else:
-        strata_codes = pd.factorize(data[strata_col], sort=True)[0]
+        strata_codes, strata_levels = pd.factorize(data[strata_col], sort=True)
     clusters: np.ndarray | None = None
     n_clusters: int | None = None
     if robust:
@@ -636,4 +664,21 @@ def fit_cox(
         iterations=iterations,
         converged=converged,
         notes=tuple(notes),
+        _design=_CoxDesign(
+            x=x,
+            start=start,
+            stop=stop,
+            event=event,
+            w=w,
+            strata_codes=strata_codes,
+            strata_levels=strata_levels,
+            strata=strata,
+            index=data.index,
+            covariates=tuple(covariates),
+            start_col=start_col,
+            stop_col=stop_col,
+            event_col=event_col,
+            weights_col=weights_col,
+            strata_col=strata_col,
+        ),
     )
