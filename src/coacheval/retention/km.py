@@ -453,7 +453,7 @@ class KaplanMeierResult(TableResult):
         ...                    "arm": ["a", "a", "a", "b", "b", "b"]})
         >>> km = kaplan_meier(df, stop_col="t", event_col="e", group_col="arm")
         >>> # In R: summary(survfit(Surv(t, e) ~ arm, df), times = c(0, 4, 8), extend = TRUE)
-        >>> km.risk_table([0, 4, 8])
+        >>> km.risk_table([0, 4, 8])  # doctest: +NORMALIZE_WHITESPACE
                0.0  4.0  8.0
         group
         a      3.0  2.0  0.0
