@@ -365,14 +365,14 @@ class PHTestResult(TableResult):
         pmat, xmat = basis[:n_grid], basis[n_grid:]
         keep = ~np.isnan(y)
         q, r = np.linalg.qr(xmat[keep])
-        if np.linalg.matrix_rank(xmat[keep]) < df:
+        diag = np.abs(np.diag(r))
+        if keep.sum() < df or diag.min() <= 1e-7 * diag.max():  # R's qr() rank tolerance
             raise DataValidationError(
                 f"the spline fit for {term!r} is singular: too few distinct times for df={df}"
             )
-        coef = linalg.solve_triangular(r, q.T @ y[keep])
+        coef = np.linalg.solve(r, q.T @ y[keep])
         fit = pmat @ coef
-        rinv = linalg.solve_triangular(r, np.eye(df))
-        lev = np.sum((pmat @ rinv) ** 2, axis=1)
+        lev = np.sum((pmat @ np.linalg.inv(r)) ** 2, axis=1)
         half = 2 * np.sqrt(self.var.loc[term, term] * lev)
         return pd.DataFrame({"x": grid, "fit": fit, "lower": fit - half, "upper": fit + half})
 
@@ -663,8 +663,8 @@ def cox_zph(
         k = np.flatnonzero(used[code] > 0)
         rows_c = pc.stratum == code
         if k.size:
-            scaled[np.ix_(rows_c, k)] = linalg.solve(
-                vmean[np.ix_(k, k)], sresid[np.ix_(rows_c, k)].T, assume_a="sym"
+            scaled[np.ix_(rows_c, k)] = np.linalg.solve(
+                vmean[np.ix_(k, k)], sresid[np.ix_(rows_c, k)].T
             ).T
     level = np.array([beta[idx[0]] if idx.size == 1 else 1.0 for idx in assign.values()])
     scaled = scaled + level
