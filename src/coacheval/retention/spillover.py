@@ -614,12 +614,28 @@ def unit_turnover_model(
                 if done:
                     conv_outer = conv_in
                     break
+            if np.isfinite(theta) and not conv_outer:
+                # slow alternation (flat likelihood in theta): solve the profile score instead;
+                # by the envelope theorem it is the partial score at beta(theta)
+                def profile_score(lt: float) -> float:
+                    _, mu_t, _, _ = _irls(
+                        y, x, offset, float(np.exp(lt)), beta, tol * 1e-3, max_iter
+                    )
+                    return _theta_score(float(np.exp(lt)), y, mu_t)
+
+                lo, hi = np.log(1e-8), np.log(_THETA_MAX)
+                if profile_score(hi) > 0:
+                    theta = np.inf
+                else:
+                    theta = float(np.exp(optimize.brentq(profile_score, lo, hi, xtol=1e-12)))
+                    conv_outer = True
             converged = conv_outer if np.isfinite(theta) else converged
             iters = outer
             if np.isfinite(theta):
                 # a final GLM step at the converged theta, so beta, mu and theta agree
                 beta, mu, _, _ = _irls(y, x, offset, theta, beta, tol * 1e-3, max_iter)
-                theta_se = float(np.sqrt(1 / _theta_info(theta, y, mu)))
+                info_theta = _theta_info(theta, y, mu)
+                theta_se = float(np.sqrt(1 / info_theta)) if info_theta > 0 else np.nan
         if not np.isfinite(theta):
             beta, mu, converged, iters = _irls(y, x, offset, np.inf, None, tol, max_iter)
             warnings.warn(
@@ -656,12 +672,12 @@ def unit_turnover_model(
             "estimate": beta,
             "std_error": se,
             "statistic": stat,
-            "df": np.nan,
+            "df": np.full(k, np.nan),
             "p_value": 2 * stats.norm.sf(np.abs(stat)),
             "conf_low": beta - z * se,
             "conf_high": beta + z * se,
-            "n": n,
-            "n_clusters": float(n_clusters) if vcov != "model" else np.nan,
+            "n": np.full(k, n, dtype=np.int64),
+            "n_clusters": np.full(k, float(n_clusters) if vcov != "model" else np.nan),
         },
         columns=list(ESTIMATE_COLUMNS),
     )
