@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,6 +93,60 @@ class Reporting(_Strict):
     min_cell: int = Field(5, ge=1, description="no cell shows fewer people than this")
 
 
+RETENTION_COVARIATES = ("role_level", "fte", "age_band", "tenure_at_entry")
+
+
+class Retention(_Strict):
+    """Turnover as time to event, from the HR extract (see :mod:`coacheval.retention`)."""
+
+    time_scale: Literal["tenure", "calendar"] = Field(
+        "tenure",
+        description="tenure: years since hire (delayed entry); calendar: years since window_start",
+    )
+    window_start: date | None = Field(
+        None, description="start of follow-up (default: the earliest termination in the HR extract)"
+    )
+    extract_date: date | None = Field(
+        None,
+        description="end of follow-up, censoring date (default: the latest date in the extracts)",
+    )
+    cause: Literal["voluntary", "involuntary", "retirement", "other", "any"] = Field(
+        "voluntary", description="the exit the primary hazard ratio is about"
+    )
+    covariates: tuple[str, ...] = ("role_level",)
+    cluster: Literal["person", "peer_group", "unit_id", "department_id", "facility_id"] = (
+        "peer_group"
+    )
+    horizon_years: float = Field(
+        2.0, gt=0, description="horizon of the restricted mean survival time and of the risk table"
+    )
+    cause_rules: dict[str, tuple[str, ...]] | None = Field(
+        None,
+        description="termination reason patterns per cause, tried in order (default: coacheval's rules)",
+    )
+
+    @field_validator("covariates")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [v for v in value if v not in RETENTION_COVARIATES]
+        if unknown:
+            raise ValueError(
+                f"unknown covariate(s) {', '.join(unknown)}; known: {', '.join(RETENTION_COVARIATES)}"
+            )
+        return value
+
+    @field_validator("cause_rules")
+    @classmethod
+    def _known_causes(cls, value: dict[str, tuple[str, ...]] | None) -> dict | None:
+        if value is not None:
+            unknown = [
+                k for k in value if k not in ("voluntary", "involuntary", "retirement", "other")
+            ]
+            if unknown:
+                raise ValueError(f"unknown cause(s) {', '.join(unknown)}")
+        return value
+
+
 class Plan(_Strict):
     """An analysis plan (see ``analyses/default.yaml``).
 
@@ -112,6 +167,9 @@ class Plan(_Strict):
     methods: Methods = Methods()
     inference: Inference = Inference()
     reporting: Reporting = Reporting()
+    retention: Retention | None = Field(
+        None, description="turnover analyses from the HR extract (omit to skip them)"
+    )
     seed: int = 20260101
 
     @field_validator("outcomes")

@@ -21,7 +21,10 @@ from coacheval.effects.panel import ROLE_LEVELS, survey_panel
 from coacheval.effects.sensitivity import evalue_smd
 from coacheval.errors import CoachevalError
 from coacheval.evaluate.plan import Plan
+from coacheval.evaluate.retention import retention_estimates
 from coacheval.measures.prepost import paired_change
+from coacheval.results import TableResult
+from coacheval.retention.persontime import RetentionData
 
 ESTIMATE_TABLE_COLUMNS = (
     "analysis",
@@ -108,6 +111,14 @@ class Evaluation:
                     figure.savefig(fig_path, dpi=150)
                     plt.close(figure)
                     written.append(fig_path)
+            elif isinstance(result, RetentionData):
+                diagnostics[key] = {
+                    "flow": result.flow.to_dict("records"),
+                    "excluded": result.excluded.reason.value_counts().to_dict(),
+                    "notes": list(result.notes),
+                }
+            elif isinstance(result, TableResult):
+                diagnostics[key] = result.to_dict()
             else:
                 diagnostics[key] = result
         path = out / "results.json"
@@ -564,6 +575,17 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
                         "design": f"staggered DiD ({plan.design.comparison})",
                     }
                 )
+    if plan.retention is not None:
+        if "hr_roster" in study.tables or "employment_episodes" in study.tables:
+            try:
+                retention_rows, retention_results = retention_estimates(study, plan, notes)
+            except CoachevalError as exc:
+                notes.append(f"retention: not estimated ({exc})")
+            else:
+                rows.extend(retention_rows)
+                results.update(retention_results)
+        else:
+            notes.append("retention: no HR extract in these data")
     estimates = pd.DataFrame(
         rows,
         columns=[
