@@ -226,6 +226,10 @@ def _prepare(
     missing = [c for c in dict.fromkeys(used) if c not in data.columns]
     if missing:
         raise ConfigError(f"column(s) not in data: {missing}")
+    if start_col is not None and id_col is None:
+        raise ConfigError(
+            "(start, stop] rows need id_col: the person each row belongs to", source="id_col"
+        )
     if len(data) == 0:
         raise DataValidationError("data has no rows")
     nan_cols = [c for c in dict.fromkeys(used) if c != event_col and data[c].isna().any()]
@@ -273,10 +277,6 @@ def _prepare(
                 failure_cases=data.loc[bad, [weights_col]],
             )
     if id_col is None:
-        if start_col is not None:
-            raise ConfigError(
-                "(start, stop] rows need id_col: the person each row belongs to", source="id_col"
-            )
         subject = np.arange(n)
     else:
         subject = pd.factorize(data[id_col], sort=True)[0]
