@@ -7,10 +7,11 @@ import pytest
 
 from coacheval.errors import ConfigError
 from coacheval.evaluate.plan import load_plan, parse_plan
-from coacheval.evaluate.retention import exact_poisson_ci, retention_estimates
+from coacheval.evaluate.retention import retention_estimates
 from coacheval.evaluate.run import evaluate
 from coacheval.io.pseudonymise import PseudonymKey
 from coacheval.io.study import load_study
+from coacheval.retention.rates import exact_poisson_interval
 from coacheval.simulate import simulate_health_system
 
 KEY = PseudonymKey(b"retention-tests-key-000000000000")
@@ -46,7 +47,14 @@ def test_retention_rows_in_the_evaluation_and_their_person_counts(tmp_path):
     evaluation = evaluate(study, load_plan("default"))
     e = evaluation.estimates
     ret = e[e.analysis == "retention"]
-    assert set(ret.method) == {"cox_tv", "cox_ever_enrolled", "rate"}
+    assert set(ret.method) == {
+        "cox_tv",
+        "cox_ever_enrolled",
+        "rate",
+        "rate_ratio",
+        "finegray",
+        "rmst_landmark",
+    }
     primary = ret[(ret.method == "cox_tv") & (ret.outcome == "voluntary turnover")].iloc[0]
     assert primary.conf_low < primary.estimate < primary.conf_high
     assert primary.n == len(study.tables["hr_roster"])
@@ -71,10 +79,10 @@ def test_the_retention_section_is_validated_with_clear_messages():
     assert parse_plan(base).retention is None
 
 
-def test_exact_poisson_limits_match_r_poisson_test():
+def test_exit_rates_use_the_exact_poisson_limits_of_r_poisson_test():
     # R 4.2.2: print(poisson.test(7, 250)$conf.int, digits = 10) gives 0.01125745221
     # 0.05769070145; poisson.test(0, 40) gives 0 0.09222198635. Quoted to 10 significant
     # digits, so the tolerance is 1e-9 relative (both use the same chi-square quantiles).
-    ci = exact_poisson_ci(np.array([7, 0]), np.array([250.0, 40.0]), 0.95)
+    ci = np.array([exact_poisson_interval(7, 250.0, 0.05), exact_poisson_interval(0, 40.0, 0.05)])
     np.testing.assert_allclose(ci[0], [0.01125745221, 0.05769070145], rtol=1e-9)
     np.testing.assert_allclose(ci[1], [0.0, 0.09222198635], rtol=1e-9, atol=0)

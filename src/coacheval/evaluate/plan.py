@@ -120,6 +120,12 @@ class Retention(_Strict):
     horizon_years: float = Field(
         2.0, gt=0, description="horizon of the restricted mean survival time and of the risk table"
     )
+    target_hazard_ratio: float = Field(
+        0.85,
+        gt=0,
+        lt=1,
+        description="hazard ratio the power statement is about (0.85: 15% fewer voluntary exits)",
+    )
     cause_rules: dict[str, tuple[str, ...]] | None = Field(
         None,
         description="termination reason patterns per cause, tried in order (default: coacheval's rules)",

@@ -15,12 +15,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from coacheval.errors import CoachevalError
 from coacheval.evaluate.plan import Plan
+from coacheval.retention.competing import cumulative_incidence
 from coacheval.retention.cox import CoxResult, fit_cox
+from coacheval.retention.finegray import FineGrayResult, fit_finegray
+from coacheval.retention.km import kaplan_meier
 from coacheval.retention.persontime import RetentionData, person_time_from_study
+from coacheval.retention.ph import cox_zph
+from coacheval.retention.power import retention_power
+from coacheval.retention.rates import rate_ratio_from_counts, turnover_rates
+from coacheval.retention.rmst import rmst
 
 _ROLE_LEVELS = ("charge_nurse", "assistant_nurse_manager", "nurse_manager", "director")
 _AGE_BANDS = ("<30", "30-39", "40-49", "50-59", "60+")
@@ -89,7 +95,13 @@ def design_columns(
 
 
 def _cox_row(
-    result: CoxResult, term: str, *, outcome: str, estimand: str, method: str, design: str
+    result: CoxResult | FineGrayResult,
+    term: str,
+    *,
+    outcome: str,
+    estimand: str,
+    method: str,
+    design: str,
 ) -> dict[str, Any]:
     row = result.table.set_index("term").loc[term]
     return {
@@ -107,21 +119,6 @@ def _cox_row(
         "n_clusters": float(row.n_clusters) if pd.notna(row.n_clusters) else np.nan,
         "design": design,
     }
-
-
-def exact_poisson_ci(events: np.ndarray, exposure: np.ndarray, level: float) -> np.ndarray:
-    """Exact (Garwood) confidence limits of a Poisson rate, as R's ``poisson.test``.
-
-    Examples
-    --------
-    >>> exact_poisson_ci(np.array([0, 10]), np.array([100.0, 100.0]), 0.95).round(5).tolist()
-    [[0.0, 0.03689], [0.04795, 0.1839]]
-    """
-    a = 1 - level
-    events = np.asarray(events, float)
-    low = np.where(events > 0, stats.chi2.ppf(a / 2, 2 * events) / 2, 0.0)
-    high = stats.chi2.ppf(1 - a / 2, 2 * (events + 1)) / 2
-    return np.column_stack([low, high]) / np.asarray(exposure, float)[:, None]
 
 
 def retention_estimates(
@@ -146,7 +143,7 @@ def retention_estimates(
     >>> study = load_study(folder, key=PseudonymKey(b"k" * 32))
     >>> rows, results = retention_estimates(study, load_plan("default"), [])
     >>> sorted({r["method"] for r in rows})
-    ['cox_ever_enrolled', 'cox_tv', 'rate']
+    ['cox_ever_enrolled', 'cox_tv', 'finegray', 'rate', 'rate_ratio', 'rmst_landmark']
     """
     r = plan.retention
     assert r is not None
@@ -234,32 +231,316 @@ def retention_estimates(
                 )
                 row["n"] = int(ever_frame.person.nunique())
                 rows_out.append(row)
-    # Rates per 100 person-years by exposure, exact Poisson limits.
-    years = (data.rows.stop - data.rows.start).to_numpy()
-    events = data.events_for(causes)
-    for exposed, name in ((0, "not (yet) enrolled"), (1, "enrolled")):
-        mask = data.rows.exposed.to_numpy() == exposed
-        py = float(years[mask].sum())
-        people = int(data.rows.person[mask].nunique())
-        if py <= 0:
-            continue
-        k = int(events[mask].sum())
-        low, high = exact_poisson_ci(np.array([k]), np.array([py]), level)[0] * 100
-        rows_out.append(
+    rows_out.extend(_rates(data, causes, label, level, results))
+    rows_out.extend(
+        _landmark_rmst(study, data, causes, label, r.horizon_years, level, results, notes)
+    )
+    _diagnostics(data, causes, label, r.target_hazard_ratio, level, results, notes)
+    return rows_out, results
+
+
+def _rates(
+    data: RetentionData,
+    cause: str | None,
+    label: str,
+    level: float,
+    results: dict[tuple[str, str], Any],
+) -> list[dict[str, Any]]:
+    """Exit rates per 100 person-years by exposure (exact limits) and their exact rate ratio."""
+    frame = pd.DataFrame(
+        {
+            "events": data.events_for(cause),
+            "years": (data.rows.stop - data.rows.start).to_numpy(),
+            "exposure": np.where(data.rows.exposed == 1, "enrolled", "not (yet) enrolled"),
+            "person": data.rows.person.to_numpy(),
+        }
+    )
+    present = frame.groupby("exposure").years.sum()
+    present = present[present > 0]
+    if present.empty:
+        return []
+    rates = turnover_rates(
+        frame[frame.exposure.isin(present.index)],
+        events_col="events",
+        person_time_col="years",
+        group_col="exposure",
+        alpha=1 - level,
+    )
+    results[("rates", label)] = rates
+    people = frame.groupby("exposure").person.nunique()
+    out = []
+    for row in rates.table.itertuples():
+        out.append(
             {
                 "analysis": "retention",
                 "outcome": label,
                 "estimand": "exits per 100 person-years",
                 "method": "rate",
-                "term": name,
-                "estimate": 100 * k / py,
-                "std_error": 100 * np.sqrt(k) / py,
-                "conf_low": low,
-                "conf_high": high,
+                "term": row.group,
+                "estimate": row.rate,
+                "std_error": np.nan,
+                "conf_low": row.conf_low,
+                "conf_high": row.conf_high,
                 "p_value": np.nan,
-                "n": people,
+                "n": int(people[row.group]),
                 "n_clusters": np.nan,
-                "design": f"{k} exits in {py:,.1f} person-years (exact Poisson limits)",
+                "design": f"{int(row.events)} exits in {row.person_time:,.1f} person-years "
+                "(exact Poisson limits)",
             }
         )
-    return rows_out, results
+    if len(present) == 2:
+        sums = frame.groupby("exposure")[["events", "years"]].sum()
+        ratio = rate_ratio_from_counts(
+            float(sums.loc["enrolled", "events"]),
+            float(sums.loc["enrolled", "years"]),
+            float(sums.loc["not (yet) enrolled", "events"]),
+            float(sums.loc["not (yet) enrolled", "years"]),
+            alpha=1 - level,
+            labels=("enrolled", "not (yet) enrolled"),
+        )
+        results[("rate_ratio", label)] = ratio
+        exact = ratio.table.iloc[0]
+        out.append(
+            {
+                "analysis": "retention",
+                "outcome": label,
+                "estimand": "rate ratio, enrolled vs not (yet) enrolled person-time (unadjusted)",
+                "method": "rate_ratio",
+                "term": "enrolled",
+                "estimate": exact.estimate,
+                "std_error": np.nan,
+                "conf_low": exact.conf_low,
+                "conf_high": exact.conf_high,
+                "p_value": exact.p_value,
+                "n": int(frame.person.nunique()),
+                "n_clusters": np.nan,
+                "design": "exact conditional (binomial) limits; ignores tenure, unlike the Cox model",
+            }
+        )
+    return out
+
+
+def landmark_trials(
+    data: RetentionData, cohorts: pd.DataFrame, horizon_years: float
+) -> pd.DataFrame:
+    """Stack one landmark "trial" per cohort: who was employed and not yet enrolled at its start.
+
+    Each trial starts at a cohort's start date. Its population is everyone employed that day who
+    had not enrolled before; the treated are those who enrolled in that cohort (enrolment on or
+    before its start date plus 31 days), the comparison everyone else (some of whom enrol later:
+    an intention-to-treat contrast of "offered a place now" against "not now"). Follow-up runs
+    from the landmark to the exit, the extract date or the horizon, in years.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from coacheval.retention.persontime import build_person_time
+    >>> roster = pd.DataFrame({"employee_id": ["a", "b"],
+    ...     "hire_date": pd.to_datetime(["2015-01-01", "2016-01-01"]),
+    ...     "termination_date": pd.to_datetime([None, "2023-01-01"]),
+    ...     "termination_reason": [None, "Resigned"]})
+    >>> enr = pd.DataFrame({"employee_id": ["a"], "enrol_date": pd.to_datetime(["2022-07-01"])})
+    >>> d = build_person_time(roster, enr, window_start="2021-01-01", extract_date="2024-12-31")
+    >>> cohorts = pd.DataFrame({"cohort_id": ["C1"], "start_date": pd.to_datetime(["2022-07-01"])})
+    >>> landmark_trials(d, cohorts, 2.0)[["person", "treated", "time", "event"]].round(2)
+      person  treated  time  event
+    0      a        1   2.0      0
+    1      b        0   0.5      1
+    """
+    spells = data.rows.groupby(["person", "spell"], sort=False).agg(
+        entry=("start_date", "min"),
+        exit=("stop_date", "max"),
+        event=("event", "max"),
+        cause=("cause", "last"),
+        enrol=("enrol_date", "first"),
+    )
+    spells = spells.reset_index()
+    horizon = pd.to_timedelta(horizon_years * 365.25, unit="D")
+    trials = []
+    for cohort in cohorts.sort_values("start_date").itertuples():
+        day = pd.Timestamp(cohort.start_date)
+        at_risk = (spells.entry <= day) & (spells.exit > day)
+        not_before = spells.enrol.isna() | (spells.enrol >= day - pd.Timedelta(days=31))
+        t = spells[at_risk & not_before].copy()
+        if t.empty:
+            continue
+        t["treated"] = (t.enrol.notna() & (t.enrol <= day + pd.Timedelta(days=31))).astype(np.int8)
+        end = t.exit.where(t.exit <= day + horizon, day + horizon)
+        t["event"] = np.where(t.exit <= day + horizon, t.event, 0).astype(np.int8)
+        t["cause"] = np.where(t.event == 1, t.cause, "")
+        t["time"] = (end - day).dt.days / 365.25
+        t["trial"] = cohort.cohort_id
+        trials.append(t)
+    if not trials:
+        return pd.DataFrame(columns=["person", "trial", "treated", "time", "event", "cause"])
+    out = pd.concat(trials, ignore_index=True)
+    return out[["person", "trial", "treated", "time", "event", "cause"]]
+
+
+def _landmark_rmst(
+    study: Any,
+    data: RetentionData,
+    cause: str | None,
+    label: str,
+    horizon_years: float,
+    level: float,
+    results: dict[tuple[str, str], Any],
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    cohorts = study.tables.get("program_cohorts")
+    if cohorts is None or cohorts.empty:
+        return []
+    trials = landmark_trials(data, cohorts, horizon_years)
+    if trials.empty or trials.treated.nunique() < 2:
+        notes.append("retention: no landmark trial with both enrolled and comparison leaders")
+        return []
+    trials["left"] = (
+        ((trials.event == 1) & (trials.cause == cause)) if cause else (trials.event == 1)
+    ).astype(np.int8)
+    trials["arm"] = np.where(trials.treated == 1, "enrolled", "not enrolled")
+    tau = min(horizon_years, trials.groupby("arm").time.max().min())
+    if tau < 0.99 * horizon_years:
+        notes.append(
+            f"retention: RMST horizon shortened from {horizon_years:g} to {tau:.2f} years "
+            "(follow-up ends earlier in one arm)"
+        )
+    try:
+        res = rmst(
+            trials.assign(arm=pd.Categorical(trials.arm, ["not enrolled", "enrolled"])),
+            tau=tau,
+            stop_col="time",
+            event_col="left",
+            group_col="arm",
+            cluster_col="person",
+            alpha=1 - level,
+        )
+    except CoachevalError as exc:
+        notes.append(f"retention: RMST not estimable ({exc})")
+        return []
+    results[("rmst_landmark", label)] = res
+    results[("km_landmark", label)] = kaplan_meier(
+        trials, stop_col="time", event_col="left", group_col="arm", cluster_col="person"
+    )
+    try:
+        results[("cif_landmark", "retention")] = cumulative_incidence(
+            trials.assign(exit=trials.cause.where(trials.event == 1, "censored")),
+            stop_col="time",
+            event_col="exit",
+            group_col="arm",
+            alpha=1 - level,
+        )
+    except CoachevalError as exc:
+        notes.append(f"retention: cumulative incidence not estimated ({exc})")
+    diff = res.contrasts[res.contrasts.term.str.startswith("difference")].iloc[0]
+    out = _landmark_finegray(trials, cause, label, level, results, notes) if cause else []
+    out.append(
+        {
+            "analysis": "retention",
+            "outcome": label,
+            "estimand": f"years retained in the first {tau:g} years after a cohort starts "
+            "(RMST), enrolled minus not enrolled",
+            "method": "rmst_landmark",
+            "term": "enrolled - not enrolled",
+            "estimate": diff.estimate,
+            "std_error": diff.std_error,
+            "conf_low": diff.conf_low,
+            "conf_high": diff.conf_high,
+            "p_value": diff.p_value,
+            "n": int(trials.person.nunique()),
+            "n_clusters": int(trials.person.nunique()),
+            "design": f"landmark trials at {trials.trial.nunique()} cohort starts, unadjusted, "
+            "robust SE by person (a leader can be in several trials)",
+        }
+    )
+    return out
+
+
+def _diagnostics(
+    data: RetentionData,
+    cause: str | None,
+    label: str,
+    target_hr: float,
+    level: float,
+    results: dict[tuple[str, str], Any],
+    notes: list[str],
+) -> None:
+    """PH test of the primary Cox model, Simon–Makuch curves, and the power statement."""
+    primary = results.get(("cox_tv", label))
+    if primary is not None:
+        try:
+            ph = cox_zph(primary)
+        except CoachevalError as exc:
+            notes.append(f"retention, {label}: proportional-hazards test not computed ({exc})")
+        else:
+            results[("ph_test", label)] = ph
+            p = float(ph.table.set_index("term").loc["exposed", "p_value"])
+            notes.append(
+                f"retention, {label}: scaled Schoenfeld test of proportional hazards for "
+                f"enrolment p = {p:.3f}"
+                + (
+                    " (the hazard ratio changes over tenure: read it as an average)"
+                    if p < 0.05
+                    else ""
+                )
+            )
+    rows = data.rows
+    events = data.events_for(cause)
+    years = (rows.stop - rows.start).to_numpy()
+    exposed_years = float(years[rows.exposed == 1].sum())
+    total_years = float(years.sum())
+    people = int(rows.person.nunique())
+    unexposed = rows.exposed.to_numpy() == 0
+    rate = float(events[unexposed].sum() / max(years[unexposed].sum(), 1e-12))
+    if 0 < exposed_years < total_years and rate > 0:
+        try:
+            power = retention_power(
+                people,
+                share_treated=exposed_years / total_years,
+                follow_up_years=total_years / people,
+                annual_turnover=float(1 - np.exp(-rate)),
+                hazard_ratio=target_hr,
+                alpha=1 - level,
+            )
+        except CoachevalError as exc:
+            notes.append(f"retention: power not computed ({exc})")
+        else:
+            results[("power", label)] = power
+            notes.append(f"retention power ({label}): {power.verdict}")
+
+
+def _landmark_finegray(
+    trials: pd.DataFrame,
+    cause: str,
+    label: str,
+    level: float,
+    results: dict[tuple[str, str], Any],
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    """Fine–Gray subdistribution hazard ratio of the cause in the landmark trials."""
+    data = trials.assign(exit=trials.cause.where(trials.event == 1, "censored"))
+    data["time"] = data.time.where(data.time > 0, 0.5 / 365.25)
+    try:
+        fg = fit_finegray(
+            data,
+            cause=cause,
+            covariates=["treated"],
+            stop_col="time",
+            event_col="exit",
+            cluster_col="person",
+            alpha=1 - level,
+        )
+    except CoachevalError as exc:
+        notes.append(f"retention, {label}: Fine-Gray model not estimable ({exc})")
+        return []
+    results[("finegray", label)] = fg
+    row = _cox_row(
+        fg,
+        "treated",
+        outcome=label,
+        estimand="subdistribution hazard ratio (Fine-Gray), enrolled vs not enrolled at a "
+        "cohort start",
+        method="finegray",
+        design="Fine-Gray in the landmark trials, other exits competing, robust SE by person",
+    )
+    row["n"] = int(trials.person.nunique())
+    return [row]

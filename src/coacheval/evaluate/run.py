@@ -46,6 +46,11 @@ ESTIMATE_TABLE_COLUMNS = (
     "evalue_ci",
     "design",
 )
+_RETENTION_FIGURES = {
+    "km_landmark": "retention_kaplan_meier",
+    "cif_landmark": "retention_cumulative_incidence",
+    "ph_test": "retention_ph_check",
+}
 _METHOD_LABELS = {"did_dr": "dr", "did_reg": "reg", "did_ipw": "ipw"}
 
 
@@ -119,6 +124,13 @@ class Evaluation:
                 }
             elif isinstance(result, TableResult):
                 diagnostics[key] = result.to_dict()
+                figure_name = _RETENTION_FIGURES.get(method)
+                if figure_name:
+                    figure = result.plot()
+                    fig_path = out / "figures" / f"{figure_name}.png"
+                    figure.savefig(fig_path, dpi=150)
+                    plt.close(figure)
+                    written.append(fig_path)
             else:
                 diagnostics[key] = result
         path = out / "results.json"
