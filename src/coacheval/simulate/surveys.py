@@ -235,9 +235,7 @@ def simulate_surveys(
             + np.sqrt(cfg.variance_occasion) * occasion
         )
         group_latent = (
-            np.sqrt(cfg.variance_peer_group)
-            * re_group[np.maximum(group, 0)]
-            * after_start[:, None]
+            np.sqrt(cfg.variance_peer_group) * re_group[np.maximum(group, 0)] * after_start[:, None]
         )
         means = np.array([cfg.scales[c].mean for c in CONSTRUCTS])
         sds = np.array([cfg.scales[c].sd for c in CONSTRUCTS])
