@@ -103,7 +103,7 @@ class SimulationConfig:
     1.0
     """
 
-    seed: int = 20260101
+    seed: int = 20261126
     # --- organisation
     n_leaders: int = 1000
     n_facilities: int | None = None
