@@ -88,15 +88,21 @@ def _logit_fit(x: np.ndarray, d: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
     return beta, p
 
 
-def _full_rank(x: np.ndarray) -> np.ndarray:
+def _full_rank(x: np.ndarray, among: np.ndarray | None = None) -> np.ndarray:
     """Keep the intercept and a linearly independent subset of covariate columns.
 
     A covariate that is constant within a cell (for example no director in a small cohort) or
-    collinear with others carries no information there and would make the fits singular.
+    collinear with others carries no information there and would make the fits singular. With
+    ``among`` (a boolean row mask, the comparison units) the columns must also be independent on
+    those rows, because the outcome regression is fitted on them alone: a role level that only
+    treated units hold in a cell cannot be adjusted for there.
     """
     from scipy.linalg import qr
 
-    _, r, order = qr(x, mode="economic", pivoting=True)
+    rows = x if among is None else x[among]
+    if rows.shape[0] == 0:
+        return x[:, :1]
+    _, r, order = qr(rows, mode="economic", pivoting=True)
     diag = np.abs(np.diag(r))
     rank = int((diag > diag.max() * 1e-10).sum()) if len(diag) else 0
     keep = sorted(set(order[:rank].tolist()) | {0})
@@ -418,7 +424,8 @@ def group_time_att(
                 x = _full_rank(
                     np.column_stack(
                         [x, units.loc[pair.index, list(covariates)].to_numpy(dtype=float)]
-                    )
+                    ),
+                    among=d == 0,
                 )
             dy = (pair[t] - pair[base]).to_numpy(dtype=float)
             try:
