@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from coacheval.effects.weighting import balancing_weights, fit_propensity
 from coacheval.errors import CoachevalError
 from coacheval.evaluate.plan import Plan
 from coacheval.retention.competing import cumulative_incidence
@@ -353,6 +354,8 @@ def landmark_trials(
         event=("event", "max"),
         cause=("cause", "last"),
         enrol=("enrol_date", "first"),
+        hire=("hire_date", "first"),
+        **{c: (c, "first") for c in ("role_level", "age_band") if c in data.rows},
     )
     spells = spells.reset_index()
     horizon = pd.to_timedelta(horizon_years * 365.25, unit="D")
@@ -370,11 +373,13 @@ def landmark_trials(
         t["cause"] = np.where(t.event == 1, t.cause, "")
         t["time"] = (end - day).dt.days / 365.25
         t["trial"] = cohort.cohort_id
+        t["tenure_at_landmark"] = (day - t.hire).dt.days / 365.25
         trials.append(t)
     if not trials:
         return pd.DataFrame(columns=["person", "trial", "treated", "time", "event", "cause"])
     out = pd.concat(trials, ignore_index=True)
-    return out[["person", "trial", "treated", "time", "event", "cause"]]
+    extra = [c for c in ("tenure_at_landmark", "role_level", "age_band") if c in out]
+    return out[["person", "trial", "treated", "time", "event", "cause", *extra]]
 
 
 def _landmark_rmst(
@@ -433,6 +438,7 @@ def _landmark_rmst(
         notes.append(f"retention: cumulative incidence not estimated ({exc})")
     diff = res.contrasts[res.contrasts.term.str.startswith("difference")].iloc[0]
     out = _landmark_finegray(trials, cause, label, level, results, notes) if cause else []
+    out.extend(_adjusted_rmst(trials, tau, label, level, results, notes))
     out.append(
         {
             "analysis": "retention",
@@ -544,3 +550,74 @@ def _landmark_finegray(
     )
     row["n"] = int(trials.person.nunique())
     return [row]
+
+
+def _adjusted_rmst(
+    trials: pd.DataFrame,
+    tau: float,
+    label: str,
+    level: float,
+    results: dict[tuple[str, str], Any],
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    """Propensity-weighted (ATT) survival curves and RMST difference in the landmark trials.
+
+    The propensity of enrolling in a cohort is modelled on the trial, role level, age band and
+    tenure at the landmark; the comparison leaders are weighted by ``ps / (1 - ps)`` so that they
+    resemble the enrolled. Standard errors are the infinitesimal jackknife by person, treating
+    the weights as known.
+    """
+    covariates = [
+        c for c in ("trial", "role_level", "age_band", "tenure_at_landmark") if c in trials
+    ]
+    data = trials.dropna(subset=covariates).copy()
+    if data.trial.nunique() < 2:
+        covariates.remove("trial")
+    try:
+        model = fit_propensity(data, treatment="treated", covariates=covariates, level=level)
+        ps = np.clip(model.ps, 1e-6, 1 - 1e-6)
+        data["ipw"] = balancing_weights(ps, data.treated.to_numpy(), estimand="ATT")
+        adjusted = rmst(
+            data.assign(arm=pd.Categorical(data.arm, ["not enrolled", "enrolled"])),
+            tau=tau,
+            stop_col="time",
+            event_col="left",
+            group_col="arm",
+            weights_col="ipw",
+            cluster_col="person",
+            alpha=1 - level,
+        )
+        curves = kaplan_meier(
+            data,
+            stop_col="time",
+            event_col="left",
+            group_col="arm",
+            weights_col="ipw",
+            cluster_col="person",
+            alpha=1 - level,
+        )
+    except CoachevalError as exc:
+        notes.append(f"retention: propensity-weighted curves not estimated ({exc})")
+        return []
+    results[("rmst_landmark_ipw", label)] = adjusted
+    results[("km_landmark_ipw", label)] = curves
+    diff = adjusted.contrasts[adjusted.contrasts.term.str.startswith("difference")].iloc[0]
+    return [
+        {
+            "analysis": "retention",
+            "outcome": label,
+            "estimand": f"years retained in the first {tau:g} years after a cohort starts "
+            "(RMST), enrolled minus comparison weighted to resemble the enrolled",
+            "method": "rmst_landmark_ipw",
+            "term": "enrolled - not enrolled",
+            "estimate": diff.estimate,
+            "std_error": diff.std_error,
+            "conf_low": diff.conf_low,
+            "conf_high": diff.conf_high,
+            "p_value": diff.p_value,
+            "n": int(data.person.nunique()),
+            "n_clusters": int(data.person.nunique()),
+            "design": "landmark trials, ATT propensity weights on "
+            f"{', '.join(covariates)}; jackknife SE by person, weights treated as known",
+        }
+    ]
