@@ -48,6 +48,7 @@ ESTIMATE_TABLE_COLUMNS = (
 )
 _RETENTION_FIGURES = {
     "km_landmark": "retention_kaplan_meier",
+    "km_landmark_ipw": "retention_adjusted_survival",
     "cif_landmark": "retention_cumulative_incidence",
     "ph_test": "retention_ph_check",
 }
