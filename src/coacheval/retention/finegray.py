@@ -46,10 +46,10 @@ FG_COLUMNS = ("fgstart", "fgstop", "fgstatus", "fgwt")
 """Columns added by :func:`finegray_expand` (survival::finegray's names)."""
 
 
-def _km_at(
+def _km_factors(
     enter: np.ndarray, leave: np.ndarray, event: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Kaplan–Meier on ``(enter, leave]`` rows: event times and survival there (unweighted)."""
+    """Kaplan–Meier on ``(enter, leave]`` rows: event times and the factors ``1 - d/n`` there."""
     et = np.unique(leave[event])
     if et.size == 0:
         return et, et.astype(float)
@@ -57,7 +57,18 @@ def _km_at(
     n = np.searchsorted(np.sort(enter), et, side="left") - np.searchsorted(
         np.sort(leave), et, side="left"
     )
-    return et, np.cumprod(1.0 - d / n)
+    return et, 1.0 - d / n
+
+
+def _split_product(factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the running product of ``factors`` as (product of non-zero ones, zeros so far).
+
+    ``np.cumprod(factors)`` is ``prod * (zeros == 0)``; a ratio of the curve at two times is
+    ``prod[j] / prod[i]`` when ``zeros[j] == zeros[i]`` (no zero factor in between) and is
+    computed that way, so that a zero factor does not turn every later ratio into 0/0.
+    """
+    zero = factors == 0
+    return np.cumprod(np.where(zero, 1.0, factors)), np.cumsum(zero)
 
 
 def _expand_arrays(
@@ -66,8 +77,12 @@ def _expand_arrays(
     code: np.ndarray,
     subject: np.ndarray,
     k: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """survival::finegray's expansion: (row, fgstart, fgstop, wt) per output row, R's order."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """survival::finegray's expansion: (row, fgstart, fgstop, wt) per output row, R's order.
+
+    Also returns the break times: where the censoring x entry curve has a zero factor (nobody
+    under observation across that time), ascending.
+    """
     n = stop.size
     if start is None:
         low = float(np.min(stop))
@@ -91,22 +106,31 @@ def _expand_arrays(
     i_start = np.searchsorted(utime, start) + 1.0  # findInterval: 1-based positions
     i_stop = np.searchsorted(utime, stop) + 1.0
     i_stop = np.where(code != 0, i_stop - 0.2, i_stop)  # exits before censoring at a tie
-    c_time, c_surv = _km_at(i_start, i_stop, last & (code == 0))
+    # The weight of an added row is the ratio cp(t) / cp(T) of the censoring x entry curve
+    # (finegray: cp2[j] / cp2[j0]). The curve is carried as (product of its non-zero
+    # factors, net count of zero factors) so that the ratio is the conditional product over
+    # (T, t]; it is 0 when a zero factor lies in (T, t] (a break, see finegray_expand).
+    c_time, c_fac = _km_factors(i_start, i_stop, last & (code == 0))
+    c_prod, c_zero = _split_product(c_fac)
     if delay:
         # reverse-time KM of the entry (truncation) distribution, as finegray's Hsurv
-        h_time, h_surv = _km_at(-i_stop, -i_start, first)
+        h_time, h_fac = _km_factors(-i_stop, -i_start, first)
+        h_prod, h_zero = _split_product(h_fac)
         dtime = -h_time[::-1]  # entry positions, ascending
-        dprob = np.concatenate([h_surv[::-1][1:], [1.0]])
+        dprod = np.concatenate([h_prod[::-1][1:], [1.0]])
+        dzero = np.concatenate([h_zero[::-1][1:], [0]])  # zero factors at later entries
         grid = np.unique(np.concatenate([dtime, c_time]))
-        i1 = np.searchsorted(dtime, grid, side="right")  # findInterval(grid, dtime) >= 1
+        i1 = np.searchsorted(dtime, grid, side="right") - 1  # findInterval(grid, dtime) - 1
         i2 = np.searchsorted(c_time, grid, side="right")
-        cprob = dprob[i1 - 1] * np.concatenate([[1.0], c_surv])[i2]
+        cprod = dprod[i1] * np.concatenate([[1.0], c_prod])[i2]
+        czero = np.concatenate([[0], c_zero])[i2] - dzero[i1]  # non-decreasing in time
         ctime = utime[grid.astype(np.int64) - 1]
     else:
         ctime = utime[c_time.astype(np.int64) - 1]
-        cprob = c_surv
+        cprod, czero = c_prod, c_zero
     ct2 = np.concatenate([ctime, [np.max(stop)]])
-    cp2 = np.concatenate([[1.0], cprob])
+    cp2 = np.concatenate([[1.0], cprod])
+    cz2 = np.concatenate([[0], czero])
     times = np.unique(stop[code == k])
     idx = np.searchsorted(ct2, times, side="left")  # findInterval(left.open = TRUE)
     keep = np.zeros(ct2.size, dtype=bool)
@@ -130,8 +154,11 @@ def _expand_arrays(
         jj = kept[np.searchsorted(kept, j0[rows_a], side="right") + rank[added] - 1]
         fgstart[added] = ct2[jj - 1]
         fgstop[added] = ct2[jj]
-        wt[added] = cp2[jj] / cp2[j0[rows_a]]
-    return out_row, fgstart, fgstop, wt
+        j0a = j0[rows_a]
+        same = cz2[jj] == cz2[j0a]
+        wt[added] = np.where(same, cp2[jj] / np.where(same, cp2[j0a], 1.0), 0.0)
+    breaks = ct2[:-1][np.diff(cz2) != 0]
+    return out_row, fgstart, fgstop, wt, breaks
 
 
 def finegray_expand(
@@ -172,7 +199,8 @@ def finegray_expand(
         cause are extended beyond the exit with weight :math:`\hat G(t)/\hat G(T_i)`
         (:math:`\hat G` the Kaplan–Meier estimate of the censoring distribution, multiplied
         by the entry distribution under delayed entry), only over intervals holding an exit
-        of ``cause``.
+        of ``cause``. Every ``fgwt`` is finite and non-negative; it is 0 on added rows past
+        a break (see Notes). Under delayed entry it can exceed 1.
 
     Raises
     ------
@@ -191,6 +219,25 @@ def finegray_expand(
     row starting after the earliest stop time). finegray's ``timefix`` rounding of nearly
     equal times is not applied: give exactly equal times for ties. No strata.
 
+    **Breaks (where survival::finegray returns NaN or Inf weights).** finegray computes the
+    weight of an added row as a ratio of two values of one curve, :math:`c(t) / c(T_i)`,
+    :math:`c = \hat G \hat H` with :math:`\hat H` the reverse-time Kaplan–Meier of the
+    entry times. Under delayed entry that curve has a factor 0 at a *break*: a time at
+    which nobody is under observation across it (everyone at risk there is censored then,
+    or everyone at risk just after it entered then; e.g. a leader with the longest tenure
+    entering the window after every other follow-up has ended, or an isolated oldest
+    patient on the age scale). :math:`\hat H` is then 0 at every earlier time, so finegray
+    gives 0/0 = NaN for every added row before the break (coxph's ``na.action`` silently
+    drops them, which turns the model into a cause-specific one), and x/0 = Inf for rows
+    running past it (coxph stops: "weights must be finite"). Here the weight is the
+    conditional product over :math:`(T_i, t]` that the ratio stands for, which is what
+    finegray computes whenever its denominator is non-zero, so the weights agree with
+    finegray wherever finegray's are finite. Where a break lies in :math:`(T_i, t]` the
+    weight is 0: no one observed before the break is observed after it, so the data hold
+    nothing on how a person who left for another cause before it would be carried across
+    it. This is exactly survival::finegray run separately on each stretch of follow-up
+    between breaks (each a separate set of people): the weighted Cox fits coincide.
+
     Examples
     --------
     >>> import pandas as pd
@@ -207,7 +254,49 @@ def finegray_expand(
     4   3      0.0     3.0         1  1.000
     5   4      0.0     4.0         0  1.000
     6   5      0.0     5.0         1  1.000
+
+    A break: person 5 enters at 6, after every other follow-up has ended (finegray's
+    weights for person 1's added rows: NaN, NaN, Inf).
+
+    >>> late = pd.DataFrame({"id": [1, 2, 3, 4, 5], "a": [0, 0, 0, 1, 6],
+    ...                      "b": [1, 2, 3, 5, 8], "exit": ["ret", "vol", 0, "vol", "vol"]})
+    >>> fg = finegray_expand(late, start_col="a", stop_col="b", event_col="exit",
+    ...                      cause="vol", id_col="id")
+    >>> fg[["id", "fgstart", "fgstop", "fgstatus", "fgwt"]]
+       id  fgstart  fgstop  fgstatus  fgwt
+    0   1      0.0     1.0         0  1.00
+    1   1      1.0     3.0         0  1.50
+    2   1      3.0     6.0         0  0.75
+    3   1      6.0     8.0         0  0.00
+    4   2      0.0     2.0         1  1.00
+    5   3      0.0     3.0         0  1.00
+    6   4      1.0     5.0         1  1.00
+    7   5      6.0     8.0         1  1.00
     """
+    return _finegray_expand(
+        data,
+        stop_col=stop_col,
+        event_col=event_col,
+        cause=cause,
+        start_col=start_col,
+        id_col=id_col,
+        weights_col=weights_col,
+        causes=causes,
+    )[0]
+
+
+def _finegray_expand(
+    data: pd.DataFrame,
+    *,
+    stop_col: str,
+    event_col: str,
+    cause: Any,
+    start_col: str | None,
+    id_col: str | None,
+    weights_col: str | None,
+    causes: Sequence[Any] | None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`finegray_expand` and the break times of the censoring x entry curve."""
     clash = [c for c in FG_COLUMNS if c in data.columns]
     if clash:
         raise ConfigError(f"data already has column(s) {clash}; rename them first")
@@ -226,7 +315,7 @@ def finegray_expand(
             f"no exits of cause {cause!r} in {event_col!r}: the subdistribution hazard "
             "cannot be estimated"
         )
-    row, fgstart, fgstop, wt = _expand_arrays(
+    row, fgstart, fgstop, wt, breaks = _expand_arrays(
         prep.start if prep.has_start else None, prep.stop, prep.code, prep.subject, k
     )
     out = data.iloc[row].reset_index(drop=True)
@@ -234,7 +323,7 @@ def finegray_expand(
     out["fgstop"] = fgstop
     out["fgstatus"] = (prep.code[row] == k).astype(np.int64)
     out["fgwt"] = wt * prep.weight[row]
-    return out
+    return out, breaks
 
 
 def _cause_code(causes: tuple[Any, ...], cause: Any, event_col: str) -> int:
@@ -495,8 +584,11 @@ def fit_finegray(
     Notes
     -----
     Equivalent to ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt,
-    cluster = id, data = finegray(...))``. Rows whose weight ``fgwt`` is 0 (case weight 0)
-    are dropped before the fit (coxph refuses zero weights; they add nothing). The robust
+    cluster = id, data = finegray(...))``. Rows whose weight ``fgwt`` is 0 (case weight 0,
+    or an added row past a break of the follow-up, see :func:`finegray_expand`) are dropped
+    before the fit (coxph refuses zero weights; they add nothing). Where survival::finegray
+    itself breaks down (NaN or Inf weights at a break) the fit equals coxph on finegray run
+    separately on each stretch of follow-up between breaks. The robust
     variance treats the censoring weights as known; ``cmprsk::crr``'s variance also
     accounts for their estimation, which changes standard errors slightly (well under 1%
     on mgus2). On data without tied times the coefficients equal crr's.
@@ -524,7 +616,7 @@ def fit_finegray(
     tmp_row = "__coacheval_fg_row__"
     work = data.copy()
     work[tmp_row] = np.arange(len(work))
-    expanded = finegray_expand(
+    expanded, breaks = _finegray_expand(
         work,
         stop_col=stop_col,
         event_col=event_col,
@@ -575,6 +667,13 @@ def fit_finegray(
         f"({cox.n_clusters} clusters).",
         "Estimates are log subdistribution hazard ratios; tidy(exponentiate=True) gives sHRs.",
     ]
+    if breaks.size:
+        shown = ", ".join(f"{b:g}" for b in breaks[:5]) + (", ..." if breaks.size > 5 else "")
+        notes.append(
+            f"Follow-up breaks at {breaks.size} time(s) ({shown}): nobody is under "
+            "observation across them, so exits of other causes are not carried across a "
+            "break (weight 0; survival::finegray gives NaN/Inf weights there)."
+        )
     if zero.any():
         notes.append(f"{int(zero.sum())} expanded rows with weight 0 dropped.")
     return FineGrayResult(
