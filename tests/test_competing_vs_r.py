@@ -4,7 +4,14 @@ R 4.2.2 with survival 3.5-3 and cmprsk 2.2-11 (sessionInfo in
 expected/sessionInfo_competing.txt), on public data shipped with survival: mgus2 (pcm vs death
 before pcm, built as in the "compete" vignette; whole months, many ties, ties between causes),
 mgus2 split with survSplit, mgus2 on the age scale (delayed entry) and pbc + pbcseq merged with
-tmerge (time-varying bilirubin and albumin; transplant competes with death).
+tmerge (time-varying bilirubin and albumin; transplant competes with death), and MASS::Melanoma
+on the age scale (melanoma death vs other death) with a break: the oldest patient (95) enters
+after every other follow-up has ended, so finegray's censoring x entry curve is 0 before 95 and
+finegray returns NaN (0/0) weights for every added row before it (and Inf past it) -- the failure
+seen on HR extracts on the tenure scale. coxph silently drops the NaN rows (for cause "other" all
+473 added rows: the fit is then no Fine-Gray model) and refuses the Inf ones. The reference for
+coacheval's handling (conditional products; 0 across a break) is finegray run on each stretch of
+follow-up between breaks, stacked, then the same weighted coxph.
 
 Tolerances (observed maximum differences in brackets):
 - Aalen–Johansen vs survfit multi-state: same arithmetic in a different order (closed-form
@@ -17,6 +24,13 @@ Tolerances (observed maximum differences in brackets):
 - fit_finegray vs coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt, cluster = id) run
   with eps = 1e-11: the Cox engine matches coxph to ~1e-13 (tests/test_cox_vs_r.py); fit here
   with tol=1e-11 [coefficients and SEs within 1e-11 relative]. rtol 1e-9.
+- Melanoma with a break: finegray_expand has finegray's rows in finegray's order [times, status
+  exact] and equals finegray's fgwt wherever that is finite [0 difference: same arithmetic];
+  where finegray's is NaN/Inf coacheval's is finite and >= 0. The weight each person carries at
+  each exit time of the cause equals that of finegray per stretch [2.0e-15 relative; the two
+  expansions cut the rows at different times, so they are compared as step functions at the
+  exit times]: rtol 1e-12. fit_finegray vs coxph on the stacked per-stretch expansion
+  [coefficients 1.4e-14, robust SE 6.8e-15, model SE 3.2e-15 relative]: rtol 1e-9 as above.
 - cmprsk::crr: on tie-free data (mgus2 with etime + id/10000) finegray + Breslow coxph and crr
   maximise the same partial likelihood; crr (gtol = 1e-8) stops on its own gradient rule
   [coefficients 1.6e-8 relative]: rtol 1e-6. On the original (tied) months they differ by ~2e-3
@@ -186,6 +200,68 @@ def test_fit_finegray_matches_weighted_coxph(case: str) -> None:
     assert_allclose(res.cox.std_error_model.to_numpy(), exp["std_error"].to_numpy(), **COEF_TOL)
     assert res.cox.n_obs == exp["n_obs"].iloc[0]
     assert res.n_events == exp["n_events"].iloc[0]
+
+
+MEL_COVS = ["male", "ulcer", "log_thick"]
+MEL_KW = {"start_col": "entry", "stop_col": "exit", "event_col": "event", "id_col": "id"}
+MEL_TIES = {"melanoma": "efron", "other": "breslow"}
+
+
+def _weight_at_exit_times(fg: pd.DataFrame) -> pd.DataFrame:
+    """(id, t, weight) for every exit time t of the cause inside a row with weight > 0."""
+    et = np.unique(fg.loc[fg["fgstatus"] == 1, "fgstop"])
+    lo = np.searchsorted(et, fg["fgstart"].to_numpy(), side="right")
+    hi = np.searchsorted(et, fg["fgstop"].to_numpy(), side="right")
+    n = hi - lo
+    rows = np.repeat(np.arange(len(fg)), n)
+    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    out = pd.DataFrame(
+        {"id": fg["id"].to_numpy()[rows], "t": et[lo[rows] + k], "w": fg["fgwt"].to_numpy()[rows]}
+    )
+    return out[out["w"] > 0].sort_values(["id", "t"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("cause", ["melanoma", "other"])
+def test_finegray_expand_at_a_break_matches_finegray_where_finite(cause: str) -> None:
+    fg = finegray_expand(_data("melanoma"), cause=cause, **MEL_KW)
+    exp = _expected(f"fg_melanoma_{cause}_whole")
+    assert len(fg) == len(exp)
+    for col in ("id", "fgstart", "fgstop", "fgstatus"):
+        assert_array_equal(fg[col].to_numpy(float), exp[col].to_numpy(float))
+    finite = np.isfinite(exp["fgwt"].to_numpy())
+    assert (~finite).sum() > 100  # the fixture exercises finegray's NaN weights
+    if cause == "melanoma":
+        assert np.isinf(exp["fgwt"]).sum() == 14
+    assert_allclose(fg["fgwt"][finite], exp["fgwt"][finite], **FG_WT_TOL)
+    assert np.isfinite(fg["fgwt"]).all() and (fg["fgwt"] >= 0).all()
+
+
+@pytest.mark.parametrize("cause", ["melanoma", "other"])
+def test_finegray_weights_at_a_break_match_finegray_per_stretch(cause: str) -> None:
+    got = _weight_at_exit_times(finegray_expand(_data("melanoma"), cause=cause, **MEL_KW))
+    exp = _weight_at_exit_times(_expected(f"fg_melanoma_{cause}_stretch"))
+    assert len(got) == {"melanoma": 1441, "other": 848}[cause]
+    assert_array_equal(got[["id", "t"]].to_numpy(), exp[["id", "t"]].to_numpy())
+    assert_allclose(got["w"], exp["w"], **FG_WT_TOL)
+
+
+@pytest.mark.parametrize("cause", ["melanoma", "other"])
+def test_fit_finegray_at_a_break_matches_coxph_per_stretch(cause: str) -> None:
+    res = fit_finegray(
+        _data("melanoma"),
+        cause=cause,
+        covariates=MEL_COVS,
+        ties=MEL_TIES[cause],
+        tol=1e-11,
+        **MEL_KW,
+    )
+    exp = _expected("fg_coefs")
+    exp = exp[exp["case"] == f"melanoma_age_{cause}"].set_index("term").loc[MEL_COVS]
+    assert_allclose(res.coef.to_numpy(), exp["estimate"].to_numpy(), **COEF_TOL)
+    assert_allclose(res.std_error.to_numpy(), exp["robust_std_error"].to_numpy(), **COEF_TOL)
+    assert_allclose(res.cox.std_error_model.to_numpy(), exp["std_error"].to_numpy(), **COEF_TOL)
+    assert res.n_events == exp["n_events"].iloc[0]
+    assert any("breaks at 1 time(s) (34698.8)" in note for note in res.notes)
 
 
 def test_fit_finegray_matches_crr_without_ties() -> None:

@@ -30,6 +30,21 @@
 #   bilirubin and albumin merged in with tmerge (time-varying covariates, as
 #   in the survival "timedep" vignette): counting-process (tstart, tstop]
 #   rows, the event only on a patient's last row.
+# * Melanoma: MASS::Melanoma, 205 patients operated on for malignant melanoma
+#   (Andersen et al. 1993); death from melanoma (status 1) and death from
+#   other causes (status 3) compete, status 2 = alive (censored).  On the AGE
+#   scale: entry = 365.25 * age (whole years), exit = entry + time (days);
+#   all times are multiples of 0.25, so exact in binary and untouched by
+#   finegray's timefix.  The oldest patient (95) enters after every other
+#   follow-up has ended (the latest exit is at 90.8 years): nobody is under
+#   observation across age 95, a "break", where finegray's censoring x entry
+#   curve is 0 at every earlier time.  finegray then returns NaN (0/0) and Inf
+#   weights -- the same failure as on HR extracts on the tenure scale, where
+#   the longest-tenured leader enters the window after everyone else has
+#   left.  coxph drops the NaN rows silently (na.action) and refuses the Inf
+#   ones ("weights must be finite").  The reference for coacheval's handling
+#   is finegray run separately on each stretch of follow-up between breaks
+#   (disjoint sets of people), stacked, then the usual weighted coxph.
 #
 # Number format in every CSV: see _common.R.
 
@@ -75,6 +90,21 @@ pbc_d <- data.frame(id = as.integer(pb2$id), tstart = pb2$tstart, tstop = pb2$ts
                     log_bili = log(pb2$bili), albumin = pb2$albumin)
 write_ref(pbc_d, file.path(data_dir, "competing_pbc.csv"))
 pbc_d$event <- factor(pbc_d$event, levels = c("censor", "transplant", "death"))
+
+mm <- MASS::Melanoma
+mel <- data.frame(id = seq_len(nrow(mm)), entry = 365.25 * mm$age,
+                  exit = 365.25 * mm$age + mm$time,
+                  event = as.character(factor(mm$status, c(2, 1, 3),
+                                              labels = c("censor", "melanoma", "other"))),
+                  male = as.integer(mm$sex), ulcer = as.integer(mm$ulcer),
+                  log_thick = log(mm$thickness))
+write_ref(mel, file.path(data_dir, "competing_melanoma.csv"))
+mel$event <- factor(mel$event, levels = c("censor", "melanoma", "other"))
+# stretch of follow-up: a new one starts where someone enters at or after the
+# latest exit of everyone who entered before (one row per patient here)
+o <- order(mel$entry)
+mel$stretch[o] <- cumsum(c(TRUE, mel$entry[o][-1] >= cummax(mel$exit[o])[-nrow(mel)]))
+stopifnot(max(mel$stretch) == 2, sum(mel$stretch == 2) == 1)
 
 # ======================================== 2. Aalen-Johansen (survfit) ===
 # survfit(Surv(...)) with a factor status is the multi-state Aalen-Johansen
@@ -138,6 +168,29 @@ fg_pbc <- finegray(Surv(tstart, tstop, event) ~ ., id = id,
 write_ref(fg_pbc[, c("id", "fgstart", "fgstop", "fgstatus", "fgwt", "log_bili")],
           file.path(exp_dir, "competing_fg_pbc.csv"))
 
+# Melanoma on the age scale, both causes: finegray on all patients (NaN / Inf
+# weights, written as an empty field / Inf) and finegray per stretch.
+fg_by_stretch <- function(d, etype) {
+  do.call(rbind, lapply(split(d, d$stretch), function(x) {
+    if (any(x$event == etype)) {
+      finegray(Surv(entry, exit, event) ~ ., data = x, id = id, etype = etype)
+    } else {  # no exit of etype in this stretch: its rows are never in a risk set
+      data.frame(x[, setdiff(names(x), c("entry", "exit", "event"))], fgstart = x$entry,
+                 fgstop = x$exit, fgstatus = 0L, fgwt = 1)
+    }
+  }))
+}
+mel_vars <- c("id", "entry", "exit", "event", "male", "ulcer", "log_thick", "stretch")
+fg_mel <- list()
+for (et in c("melanoma", "other")) {
+  whole <- finegray(Surv(entry, exit, event) ~ ., id = id, data = mel[, mel_vars], etype = et)
+  write_ref(whole[, c("id", "fgstart", "fgstop", "fgstatus", "fgwt")],
+            file.path(exp_dir, paste0("competing_fg_melanoma_", et, "_whole.csv")))
+  fg_mel[[et]] <- fg_by_stretch(mel[, mel_vars], et)
+  write_ref(fg_mel[[et]][, c("id", "fgstart", "fgstop", "fgstatus", "fgwt")],
+            file.path(exp_dir, paste0("competing_fg_melanoma_", et, "_stretch.csv")))
+}
+
 fg_fits <- list(
   # coxph(Surv(fgstart, fgstop, fgstatus) ~ age + male, weights = fgwt, cluster = id,
   #       data = finegray(Surv(etime, event) ~ ., mg, etype = "pcm"), ties = "breslow")
@@ -156,7 +209,15 @@ fg_fits <- list(
   # time-varying covariates (tmerge), death with transplant competing
   pbc_death_tv = coxph(Surv(fgstart, fgstop, fgstatus) ~ age + female + log_bili + albumin,
                        weights = fgwt, cluster = id, data = fg_pbc, ties = "efron",
-                       control = ctrl)
+                       control = ctrl),
+  # Melanoma, age scale, finegray per stretch of follow-up (see the data notes);
+  # n_obs is the stacked per-stretch rows, not comparable with one expansion
+  melanoma_age_melanoma = coxph(Surv(fgstart, fgstop, fgstatus) ~ male + ulcer + log_thick,
+                                weights = fgwt, cluster = id, data = fg_mel$melanoma,
+                                ties = "efron", control = ctrl),
+  melanoma_age_other = coxph(Surv(fgstart, fgstop, fgstatus) ~ male + ulcer + log_thick,
+                             weights = fgwt, cluster = id, data = fg_mel$other,
+                             ties = "breslow", control = ctrl)
 )
 fg_coef <- do.call(rbind, lapply(names(fg_fits), function(nm) {
   f <- fg_fits[[nm]]
