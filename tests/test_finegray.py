@@ -1,5 +1,12 @@
 """finegray_expand and fit_finegray: simulation from a known subdistribution model, edge cases.
 
+Breaks (a time nobody is under observation across, e.g. the longest-tenured leader entering
+the window after every other follow-up has ended): survival::finegray's weights are NaN / Inf
+there (tests/test_competing_vs_r.py compares with R on MASS::Melanoma); here they are checked by
+hand on a small case, and on random two-cohort data and on a small simulated coacheval system
+(tenure scale, 300 leaders) against the defining property: the fit equals finegray_expand run on
+each stretch of follow-up separately, stacked, and fitted with fit_cox [observed ~1e-15].
+
 Simulation (Fine & Gray 1999, section 5): F_1(t | x) = 1 - (1 - p (1 - exp(-t)))^exp(beta x),
 p = 0.4, beta = 0.5, x ~ N(0, 1); people not failing from cause 1 fail from cause 2 at an
 exponential time with rate exp(beta x); uniform censoring on (0, 3). 150 replications of
@@ -205,6 +212,166 @@ def test_right_censored_expansion_matches_counting_process_form() -> None:
     )
     assert_array_equal(a["fgstop"], b["fgstop"])
     assert_allclose(a["fgwt"], b["fgwt"], rtol=1e-14)
+
+
+# ----------------------------------------------------------------------------- breaks ---
+
+
+def test_break_weights_are_conditional_and_zero_across_the_break() -> None:
+    # person 5 enters at 6 after every other follow-up has ended: a break at 6. R's finegray
+    # gives person 1 the weights 1, NaN, NaN, Inf (its entry curve is 0 before 6).
+    late = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4, 5],
+            "a": [0, 0, 0, 1, 6],
+            "b": [1, 2, 3, 5, 8],
+            "exit": ["ret", "vol", 0, "vol", "vol"],
+            "x": [0.0, 1.0, 0.0, 1.0, 0.0],
+        }
+    )
+    kw = {"start_col": "a", "stop_col": "b", "event_col": "exit", "id_col": "id"}
+    fg = finegray_expand(late, cause="vol", **kw)
+    one = fg[fg["id"] == 1]
+    assert_array_equal(one["fgstart"], [0, 1, 3, 6])
+    assert_array_equal(one["fgstop"], [1, 3, 6, 8])
+    # entry of person 4 at 1 (3 at risk, 1 entering): x 3/2; censoring at 3 (2 at risk): x 1/2
+    assert_allclose(one["fgwt"], [1, 1.5, 0.75, 0], rtol=1e-15)
+    assert (fg.loc[fg["id"] != 1, "fgwt"] == 1).all()
+    res = fit_finegray(late, cause="vol", covariates=["x"], **kw)
+    assert np.isfinite(res.table[["estimate", "std_error"]].to_numpy()).all()
+    assert len(res.expanded) == len(fg) - 1
+    assert any("breaks at 1 time(s) (6)" in n for n in res.notes)
+    # a break in the censoring curve without "delayed entry" in finegray's sense (entries at
+    # the first stop time): person 1, alone at risk, is censored at 1 and the rest enter at 1.
+    # R's finegray: person 2's added row (5, 7] gets 0/0 = NaN; here the censoring at 5
+    # (3 at risk) gives 2/3.
+    g = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4, 5, 6],
+            "a": [0, 1, 1, 1, 1, 1],
+            "b": [1, 3, 4, 5, 6, 7],
+            "exit": [0, "ret", "vol", 0, "vol", 0],
+        }
+    )
+    fg = finegray_expand(g, cause="vol", **kw)
+    assert_array_equal(fg["fgstop"], [1, 5, 7, 4, 5, 6, 7])
+    assert_allclose(fg["fgwt"], [1, 1, 2 / 3, 1, 1, 1, 1], rtol=1e-15)
+
+
+def _stretch(df: pd.DataFrame, start: str, stop: str, id_col: str) -> pd.Series:
+    """Stretch of follow-up of each row: a new one where someone enters at or after the
+    latest exit of everyone who entered before."""
+    p = df.groupby(id_col).agg(entry=(start, "min"), leave=(stop, "max")).sort_values("entry")
+    prev = p["leave"].cummax().shift(fill_value=-np.inf)
+    p["stretch"] = np.cumsum(p["entry"].to_numpy() >= prev.to_numpy())
+    return df[id_col].map(p["stretch"])
+
+
+def _fit_by_stretch(df, *, cause, covariates, start, stop, event, id_col, cluster):  # type: ignore[no-untyped-def]
+    parts = []
+    for _, part in df.groupby(_stretch(df, start, stop, id_col)):
+        if (part[event] == cause).any():
+            parts.append(
+                finegray_expand(
+                    part,
+                    start_col=start,
+                    stop_col=stop,
+                    event_col=event,
+                    cause=cause,
+                    id_col=id_col,
+                )
+            )
+    stacked = pd.concat(parts, ignore_index=True)
+    stacked = stacked[stacked["fgwt"] > 0]
+    return fit_cox(
+        stacked,
+        start_col="fgstart",
+        stop_col="fgstop",
+        event_col="fgstatus",
+        covariates=covariates,
+        ties="breslow",
+        weights_col="fgwt",
+        cluster_col=cluster,
+    )
+
+
+def test_breaks_equal_fitting_each_stretch_separately() -> None:
+    rng = np.random.default_rng(17)
+    for rep in range(5):
+        parts = []
+        for k, origin in enumerate([0.0, 3.0, 6.0]):  # three cohorts; nobody spans 3 or 6
+            df = _fg_sample(rng, 80)
+            entry = origin + rng.uniform(0, 0.5, 80)
+            leave = np.minimum(entry + df["t"], origin + 2.9)
+            df["event"] = np.where(entry + df["t"] <= origin + 2.9, df["event"], 0)
+            df = df.assign(id=df["id"] + 1000 * k, start=entry, stop=leave)
+            parts.append(df[df["stop"] > df["start"]])
+        df = pd.concat(parts, ignore_index=True)
+        kw = {"start_col": "start", "stop_col": "stop", "event_col": "event", "id_col": "id"}
+        fg = finegray_expand(df, cause=1, **kw)
+        assert np.isfinite(fg["fgwt"]).all() and (fg["fgwt"] >= 0).all()
+        res = fit_finegray(df, cause=1, covariates=["x"], **kw)
+        ref = _fit_by_stretch(
+            df,
+            cause=1,
+            covariates=["x"],
+            start="start",
+            stop="stop",
+            event="event",
+            id_col="id",
+            cluster="id",
+        )
+        assert_allclose(res.coef, ref.coef, rtol=1e-10)
+        assert_allclose(res.std_error, ref.std_error, rtol=1e-10)
+        n_stretch = _stretch(df, "start", "stop", "id").max()
+        assert n_stretch >= 3
+        assert any(f"breaks at {n_stretch - 1} time(s)" in n for n in res.notes), rep
+
+
+def test_simulated_system_on_the_tenure_scale(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from coacheval.io.pseudonymise import PseudonymKey
+    from coacheval.io.study import load_study
+    from coacheval.retention.persontime import person_time_from_study
+    from coacheval.simulate import simulate_health_system
+
+    for seed in (1, 2, 5, 9, 10):  # seed 1 has breaks; the others are fall-backs
+        system = simulate_health_system(seed=seed, n_leaders=300)
+        system.write(tmp_path / str(seed))
+        study = load_study(tmp_path / str(seed), key=PseudonymKey(b"k" * 32))
+        cfg = system.config
+        d = person_time_from_study(
+            study, window_start=cfg.window_start, extract_date=cfg.extract_date
+        )
+        r = d.rows.assign(
+            exit=d.rows["cause"].where(d.rows["event"] == 1, "censored"),
+            id=d.rows["person"] + "#" + d.rows["spell"].astype(str),
+        )
+        if (_stretch(r, "start", "stop", "id") > 1).any():
+            break
+    else:
+        pytest.fail("no simulated system with a break in its tenure-scale follow-up")
+    kw = {"start_col": "start", "stop_col": "stop", "event_col": "exit", "id_col": "id"}
+    fg = finegray_expand(r, cause="voluntary", **kw)
+    assert np.isfinite(fg["fgwt"]).all() and (fg["fgwt"] >= 0).all()
+    res = fit_finegray(r, cause="voluntary", covariates=["exposed"], cluster_col="peer_group", **kw)
+    row = res.table.iloc[0]
+    assert np.isfinite(
+        row[["estimate", "std_error", "conf_low", "conf_high"]].to_numpy(float)
+    ).all()
+    assert row["conf_low"] < row["estimate"] < row["conf_high"]
+    ref = _fit_by_stretch(
+        r,
+        cause="voluntary",
+        covariates=["exposed"],
+        start="start",
+        stop="stop",
+        event="exit",
+        id_col="id",
+        cluster="peer_group",
+    )
+    assert_allclose(res.coef, ref.coef, rtol=1e-10)
+    assert_allclose(res.std_error, ref.std_error, rtol=1e-10)
+    assert any("Follow-up breaks" in n for n in res.notes)
 
 
 def test_bad_input_raises_clear_errors() -> None:

@@ -112,13 +112,16 @@ def _expand_arrays(
     # (T, t]; it is 0 when a zero factor lies in (T, t] (a break, see finegray_expand).
     c_time, c_fac = _km_factors(i_start, i_stop, last & (code == 0))
     c_prod, c_zero = _split_product(c_fac)
-    zero_at = [c_time[c_fac == 0]]  # positions of zero factors (breaks, see below)
+    # Breaks: without delayed entry, a zero censoring factor before the end; with it, a zero
+    # entry factor (a zero censoring factor is then always followed by one at the next entry,
+    # the same break). Positions in utime.
+    zero_at = c_time[c_fac == 0]
     if delay:
         # reverse-time KM of the entry (truncation) distribution, as finegray's Hsurv
         h_time, h_fac = _km_factors(-i_stop, -i_start, first)
         h_prod, h_zero = _split_product(h_fac)
         # the factor at the earliest entry is always 0 and never used (dprob drops it)
-        zero_at.append(-h_time[:-1][h_fac[:-1] == 0])
+        zero_at = -h_time[:-1][h_fac[:-1] == 0]
         dtime = -h_time[::-1]  # entry positions, ascending
         dprod = np.concatenate([h_prod[::-1][1:], [1.0]])
         dzero = np.concatenate([h_zero[::-1][1:], [0]])  # zero factors at later entries
@@ -160,7 +163,7 @@ def _expand_arrays(
         j0a = j0[rows_a]
         same = cz2[jj] == cz2[j0a]
         wt[added] = np.where(same, cp2[jj] / np.where(same, cp2[j0a], 1.0), 0.0)
-    breaks = np.unique(utime[np.concatenate(zero_at).astype(np.int64) - 1])
+    breaks = np.unique(utime[zero_at.astype(np.int64) - 1])
     breaks = breaks[breaks < np.max(stop)]  # all censored at the end: not a break
     return out_row, fgstart, fgstop, wt, breaks
 
