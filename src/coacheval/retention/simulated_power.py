@@ -566,10 +566,10 @@ def simulated_retention_power(
 
     Examples
     --------
-    >>> res = simulated_retention_power(n_leaders=200, hazard_ratio=0.7, n_systems=2,
+    >>> res = simulated_retention_power(n_leaders=200, hazard_ratio=0.7, n_systems=1,
     ...                                 processes=1)
     >>> res.table[["hazard_ratio", "n_systems"]].values.tolist()
-    [[0.7, 2.0]]
+    [[0.7, 1.0]]
     >>> 0 <= res.power <= 1 and 0 < res.table.formula_power.item() < 1
     True
     """
