@@ -29,6 +29,7 @@ def test_every_extract_of_the_design_has_a_schema():
         "survey_responses",
         "goals",
         "program_costs",
+        "unit_staffing",
     } == set(SCHEMAS)
 
 

@@ -130,6 +130,11 @@ class Retention(_Strict):
         None,
         description="termination reason patterns per cause, tried in order (default: coacheval's rules)",
     )
+    spillover: bool = Field(
+        True,
+        description="staff turnover on units with a coached leader vs not, from the optional "
+        "unit_staffing extract (skipped with a note when the extract is absent)",
+    )
 
     @field_validator("covariates")
     @classmethod

@@ -22,6 +22,7 @@ from coacheval.effects.sensitivity import evalue_smd
 from coacheval.errors import CoachevalError
 from coacheval.evaluate.plan import Plan
 from coacheval.evaluate.retention import retention_estimates
+from coacheval.evaluate.spillover import spillover_estimates
 from coacheval.measures.prepost import paired_change
 from coacheval.results import TableResult
 from coacheval.retention.persontime import RetentionData
@@ -599,6 +600,9 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
                 results.update(retention_results)
         else:
             notes.append("retention: no HR extract in these data")
+        spillover_rows, spillover_results = spillover_estimates(study, plan, notes)
+        rows.extend(spillover_rows)
+        results.update(spillover_results)
     estimates = pd.DataFrame(
         rows,
         columns=[

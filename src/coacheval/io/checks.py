@@ -151,7 +151,9 @@ def typed_frame(frame: pd.DataFrame, spec: TableSchema, items: set[str]) -> pd.D
         if f.type == "date":
             out[f.name] = pd.to_datetime(out[f.name], format="%Y-%m-%d", errors="coerce")
         elif f.type == "integer":
-            out[f.name] = pd.to_numeric(out[f.name], errors="coerce").astype("Int64")
+            # non-whole values (already reported by the text checks) become missing here
+            number = pd.to_numeric(out[f.name], errors="coerce")
+            out[f.name] = number.where(number % 1 == 0).astype("Int64")
         elif f.type == "number":
             out[f.name] = pd.to_numeric(out[f.name], errors="coerce").astype(float)
     for col in items & set(out.columns):

@@ -27,6 +27,7 @@ TABLE_ORDER = (
     "survey_responses",
     "goals",
     "program_costs",
+    "unit_staffing",
 )
 """Tables in the order they are validated (parents before the tables that refer to them)."""
 

@@ -42,6 +42,7 @@ DEFAULT_PATTERNS: dict[str, tuple[str, ...]] = {
     "survey_responses": ("survey_responses*.*", "survey_*_qualtrics*.csv"),
     "goals": ("goals.*",),
     "program_costs": ("program_costs.*", "costs.*"),
+    "unit_staffing": ("unit_staffing.*", "unit_staffing_*.*"),
 }
 _TABLE_KEYS = {
     "files",

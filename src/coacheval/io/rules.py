@@ -117,6 +117,15 @@ def _response_in_wave_window(df: pd.DataFrame, ctx: RuleContext) -> tuple[str, p
     return "response_date", _ok(~((date < opened) | (date > closed)))
 
 
+def _month_is_first_day(df: pd.DataFrame, ctx: RuleContext) -> tuple[str, pd.Series]:
+    month = pd.to_datetime(df["month"])
+    return "month", _ok(month.isna() | (month.dt.day == 1))
+
+
+def _separations_not_above_headcount(df: pd.DataFrame, ctx: RuleContext) -> tuple[str, pd.Series]:
+    return "separations", _ok(~(df["separations"] > df["headcount"]))
+
+
 RULES: dict[str, RuleFunction] = {
     "termination_not_before_hire": _termination_not_before_hire,
     "zero_day_tenure": _zero_day_tenure,
@@ -130,5 +139,7 @@ RULES: dict[str, RuleFunction] = {
     "session_not_before_cohort": _session_not_before_cohort,
     "session_after_program": _session_after_program,
     "response_in_wave_window": _response_in_wave_window,
+    "month_is_first_day": _month_is_first_day,
+    "separations_not_above_headcount": _separations_not_above_headcount,
 }
 """Rule implementations by the names the table schemas use."""

@@ -598,7 +598,18 @@ def validate_folder(
         result = validator.validate(found[name])
         tables[name] = result
         context.tables = {**context.tables, name: result.clean}
-        key_columns = [c for c in schemas[name].primary_key if c in result.clean.columns]
+        referenced = [
+            c
+            for spec in schemas.values()
+            for fk in spec.foreign_keys
+            if fk.resource == name
+            for c in fk.reference_fields
+        ]
+        key_columns = [
+            c
+            for c in dict.fromkeys([*schemas[name].primary_key, *referenced])
+            if c in result.clean.columns
+        ]
         parts = [
             f[key_columns]
             for f in (result.clean, result.quarantine)

@@ -167,6 +167,13 @@ class SimulationConfig:
     breakoff_rate: float = 0.03
     # --- costs
     cost_per_leader_turnover_usd: float = 88000.0
+    # --- staff turnover on the leaders' units (team-level spillover; unit_staffing extract)
+    unit_staffing: bool = True
+    staff_turnover_annual: float = 0.164
+    staff_turnover_rr: float = 0.90
+    staff_frailty_variance: float = 0.25
+    staff_headcount_range: tuple[int, int] = (15, 45)
+    staff_headcount_sd: float = 0.08
 
     def __post_init__(self) -> None:
         _check(self)
@@ -463,4 +470,25 @@ SOURCES: dict[str, str] = {
     "item_missing_rate": "[U] 2% per item MCAR",
     "breakoff_rate": "[U] 3% break off in the last third of the battery",
     "cost_per_leader_turnover_usd": "[S/U] 0.75-2x salary (nursing turnover research); ~1x a $88k leader salary",
+    "unit_staffing": "[U] write the optional unit_staffing extract (staff per unit-month)",
+    "staff_turnover_annual": (
+        "[S] staff/bedside RN turnover 16.4%/yr (NSI 2025, CY2024; 17.6% NSI 2026; DOMAIN.md "
+        "2.1, 5): separations per headcount-year, so the monthly rate is this / 12"
+    ),
+    "staff_turnover_rr": (
+        "[U] rate ratio of staff separations on a unit from the month after one of its leaders "
+        "enrolled; no trial evidence (Laudio/AONL 2024: 2-7-pt observational swings with manager "
+        "behaviour); 1.0 = null scenario"
+    ),
+    "staff_frailty_variance": (
+        "[U] variance of a mean-1 gamma unit frailty on the staff separation rate "
+        "(overdispersion; NSI bed-size range 5-36%)"
+    ),
+    "staff_headcount_range": (
+        "[U] front-line staff per clinical unit, uniform between the bounds "
+        "(DOMAIN.md: span of control median 46 per manager)"
+    ),
+    "staff_headcount_sd": (
+        "[U] SD of a unit's log headcount around its level, AR(1) by month, autocorrelation 0.9"
+    ),
 }

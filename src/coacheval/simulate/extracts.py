@@ -94,8 +94,12 @@ def build_extracts(
     surveys: Surveys,
     costs: pd.DataFrame,
     streams: Streams,
+    staffing: pd.DataFrame | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.Series]:
     """Build the clean extracts.
+
+    ``staffing`` (from :func:`~coacheval.simulate.staffing.simulate_unit_staffing`), when given,
+    becomes the optional ``unit_staffing`` extract.
 
     Returns
     -------
@@ -225,6 +229,10 @@ def build_extracts(
         "survey_responses": survey,
         "program_costs": cost_tab,
     }
+    if staffing is not None:
+        from coacheval.simulate.staffing import staffing_extract
+
+        extracts["unit_staffing"] = staffing_extract(org, staffing)
     return extracts, ids
 
 

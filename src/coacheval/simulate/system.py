@@ -19,9 +19,10 @@ from coacheval.simulate.extracts import build_extracts, in_window
 from coacheval.simulate.hazards import HazardModel, calibrate, employed_trait_means
 from coacheval.simulate.organisation import Organisation, build_organisation
 from coacheval.simulate.program import Program, run_program
+from coacheval.simulate.staffing import check_staffing_config, simulate_unit_staffing
 from coacheval.simulate.streams import Streams
 from coacheval.simulate.surveys import Surveys, simulate_surveys
-from coacheval.simulate.truth import build_truth
+from coacheval.simulate.truth import build_truth, spillover_truth
 
 Progress = Callable[[str], None]
 
@@ -37,11 +38,15 @@ class SimulatedSystem:
     extracts
         Clean extracts by name (``hr_roster``, ``program_cohorts``, ``peer_groups``,
         ``enrolment``, ``sessions``, ``attendance``, ``survey_waves``, ``survey_responses``,
-        ``program_costs``), as a health system would export them.
+        ``program_costs``, and ``unit_staffing`` unless ``config.unit_staffing`` is off), as a
+        health system would export them.
     truth
         Every true parameter and realised effect (what ``truth.json`` holds).
     instruments
         The instrument definitions the survey used.
+    staffing
+        Staff headcount, separations and coached status per clinical unit and month (see
+        :mod:`coacheval.simulate.staffing`); ``None`` when ``config.unit_staffing`` is off.
     """
 
     config: SimulationConfig
@@ -53,6 +58,7 @@ class SimulatedSystem:
     program: Program = field(repr=False)
     surveys: Surveys = field(repr=False)
     employee_ids: dict[int, str] = field(repr=False)
+    staffing: pd.DataFrame | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """Headline counts: people, cohorts, groups, waves, terminations by reason.
@@ -138,6 +144,8 @@ def simulate_health_system(
         if overrides
         else (config or SimulationConfig())
     )
+    if cfg.unit_staffing:
+        check_staffing_config(cfg)
     step = progress or (lambda _label: None)
     streams = Streams(cfg.seed)
     instruments = load_instruments()
@@ -152,8 +160,9 @@ def simulate_health_system(
     step("surveys")
     surveys = simulate_surveys(cfg, org, program, instruments, streams, trait_centre)
     step("extracts")
+    staffing = simulate_unit_staffing(cfg, org, program, streams) if cfg.unit_staffing else None
     costs = program_costs(cfg, org, program)
-    extracts, ids = build_extracts(cfg, org, program, surveys, costs, streams)
+    extracts, ids = build_extracts(cfg, org, program, surveys, costs, streams, staffing)
     truth = build_truth(
         cfg, org, model, program, surveys, in_window(cfg, program.people), instruments
     )
@@ -166,7 +175,11 @@ def simulate_health_system(
         "why_they_differ": "less frail (more engaged, less burned-out) leaders stay longer",
         "respondents": "more engaged than the workforce (non-response depends on engagement)",
     }
-    return SimulatedSystem(cfg, extracts, truth, instruments, org, model, program, surveys, ids)
+    if staffing is not None:
+        truth["spillover"] = spillover_truth(cfg, staffing)
+    return SimulatedSystem(
+        cfg, extracts, truth, instruments, org, model, program, surveys, ids, staffing
+    )
 
 
 def file_digest(path: Path) -> str:

@@ -215,3 +215,55 @@ def build_truth(
         },
     }
     return truth
+
+
+def spillover_truth(cfg: SimulationConfig, staffing: pd.DataFrame) -> dict[str, Any]:
+    """Build the ``spillover`` entry of ``truth.json``: the staff-turnover rate ratio and setting.
+
+    Examples
+    --------
+    >>> from coacheval.simulate import simulate_health_system
+    >>> system = simulate_health_system(seed=2, n_leaders=150, staff_turnover_rr=0.8)
+    >>> system.truth["spillover"]["rate_ratio"]
+    0.8
+    """
+    from coacheval.simulate.staffing import EXPOSURE_DEFINITION, HEADCOUNT_AUTOCORRELATION
+
+    coached = staffing.coached.to_numpy() == 1
+    person_years = staffing.headcount.to_numpy(float) / 12.0
+    return {
+        "estimand": (
+            "conditional rate ratio of front-line staff separations per headcount-year, unit-months "
+            "with a coached leader vs without (given the unit's frailty)"
+        ),
+        "rate_ratio": cfg.staff_turnover_rr,
+        "exposure": EXPOSURE_DEFINITION,
+        "base_annual_turnover": cfg.staff_turnover_annual,
+        "base_monthly_rate": _round(cfg.staff_turnover_annual / 12.0),
+        "rate_definition": "separations per headcount-year (NSI: separations / average headcount)",
+        "unit_frailty": {
+            "distribution": "gamma, mean 1",
+            "variance": cfg.staff_frailty_variance,
+            "note": "overdispersion: counts are negative binomial marginally (theta = 1/variance)",
+        },
+        "headcount": {
+            "level_range": list(cfg.staff_headcount_range),
+            "log_sd": cfg.staff_headcount_sd,
+            "ar1_autocorrelation": HEADCOUNT_AUTOCORRELATION,
+        },
+        "separations_capped_at_headcount": True,
+        "units": int(staffing.unit.nunique()),
+        "unit_months": len(staffing),
+        "coached_units": int(staffing.loc[coached, "unit"].nunique()),
+        "coached_unit_months": int(coached.sum()),
+        "separations": int(staffing.separations.sum()),
+        "person_years": _round(person_years.sum()),
+        "expected_separations": {
+            "coached": _round(staffing.expected.to_numpy()[coached].sum()),
+            "not_coached": _round(staffing.expected.to_numpy()[~coached].sum()),
+        },
+        "observed_separations": {
+            "coached": int(staffing.separations.to_numpy()[coached].sum()),
+            "not_coached": int(staffing.separations.to_numpy()[~coached].sum()),
+        },
+    }

@@ -19,7 +19,9 @@ CLEAN_FILES = {
     "survey_waves": "survey_waves.csv",
     "survey_responses": "survey_responses.csv",
     "program_costs": "program_costs.csv",
+    "unit_staffing": "unit_staffing.csv",
 }
+"""File of each clean extract; ``unit_staffing`` is optional (written when simulated)."""
 
 
 _SMALL_INTS = np.array([str(i) for i in range(1000)], dtype=object)
@@ -127,8 +129,14 @@ def write_system(
         from coacheval.simulate.messy import write_messy
 
         written, problems = write_messy(system, out)
+        if "unit_staffing" in system.extracts:  # messy mode leaves the staffing table clean
+            path = out / CLEAN_FILES["unit_staffing"]
+            write_csv(system.extracts["unit_staffing"], path)
+            written.append(path)
     else:
         for name, filename in CLEAN_FILES.items():
+            if name not in system.extracts:
+                continue
             path = out / filename
             write_csv(system.extracts[name], path)
             written.append(path)
