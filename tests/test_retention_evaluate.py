@@ -53,7 +53,9 @@ def test_retention_rows_in_the_evaluation_and_their_person_counts(tmp_path):
         "rate",
         "rate_ratio",
         "finegray",
+        "finegray_landmark",
         "rmst_landmark",
+        "rmst_landmark_ipw",
     }
     primary = ret[(ret.method == "cox_tv") & (ret.outcome == "voluntary turnover")].iloc[0]
     assert primary.conf_low < primary.estimate < primary.conf_high

@@ -473,7 +473,7 @@ def _print_retention(evaluation: Any) -> None:
         return
     labels = {
         "cox_tv": "hazard ratio, time-varying Cox (primary)",
-        "finegray": "subdistribution HR, Fine-Gray (landmark)",
+        "finegray": "subdistribution HR, Fine-Gray",
         "rmst_landmark": "years retained in 2 years (RMST difference)",
         "cox_ever_enrolled": "hazard ratio if 'ever enrolled' (immortal-time biased)",
     }

@@ -144,7 +144,7 @@ def retention_estimates(
     >>> study = load_study(folder, key=PseudonymKey(b"k" * 32))
     >>> rows, results = retention_estimates(study, load_plan("default"), [])
     >>> sorted({r["method"] for r in rows})
-    ['cox_ever_enrolled', 'cox_tv', 'finegray', 'rate', 'rate_ratio', 'rmst_landmark']
+    ['cox_ever_enrolled', 'cox_tv', 'finegray', 'finegray_landmark', 'rate', 'rate_ratio', 'rmst_landmark', 'rmst_landmark_ipw']
     """
     r = plan.retention
     assert r is not None
@@ -232,6 +232,8 @@ def retention_estimates(
                 )
                 row["n"] = int(ever_frame.person.nunique())
                 rows_out.append(row)
+    if causes:
+        rows_out.extend(_finegray_tv(frame, names, causes, label, cluster, level, results, notes))
     rows_out.extend(_rates(data, causes, label, level, results))
     rows_out.extend(
         _landmark_rmst(study, data, causes, label, r.horizon_years, level, results, notes)
@@ -538,14 +540,14 @@ def _landmark_finegray(
     except CoachevalError as exc:
         notes.append(f"retention, {label}: Fine-Gray model not estimable ({exc})")
         return []
-    results[("finegray", label)] = fg
+    results[("finegray_landmark", label)] = fg
     row = _cox_row(
         fg,
         "treated",
         outcome=label,
         estimand="subdistribution hazard ratio (Fine-Gray), enrolled vs not enrolled at a "
         "cohort start",
-        method="finegray",
+        method="finegray_landmark",
         design="Fine-Gray in the landmark trials, other exits competing, robust SE by person",
     )
     row["n"] = int(trials.person.nunique())
@@ -621,3 +623,47 @@ def _adjusted_rmst(
             f"{', '.join(covariates)}; jackknife SE by person, weights treated as known",
         }
     ]
+
+
+def _finegray_tv(
+    frame: pd.DataFrame,
+    names: list[str],
+    cause: str,
+    label: str,
+    cluster: str,
+    level: float,
+    results: dict[tuple[str, str], Any],
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    """Fine–Gray subdistribution hazard ratio with enrolment time-varying, as the primary Cox."""
+    data = frame.assign(
+        _exit=frame.cause.where(frame.event == 1, "censored"),
+        _id=frame.person.astype(str) + "#" + frame.spell.astype(str),
+    )
+    try:
+        fg = fit_finegray(
+            data,
+            cause=cause,
+            covariates=["exposed", *names],
+            start_col="start",
+            stop_col="stop",
+            event_col="_exit",
+            id_col="_id",
+            cluster_col=cluster,
+            alpha=1 - level,
+        )
+    except CoachevalError as exc:
+        notes.append(f"retention, {label}: Fine-Gray model not estimable ({exc})")
+        return []
+    results[("finegray", label)] = fg
+    notes.extend(f"retention, {label}, Fine-Gray: {n}" for n in fg.notes)
+    row = _cox_row(
+        fg,
+        "exposed",
+        outcome=label,
+        estimand="subdistribution hazard ratio (Fine-Gray), enrolled vs not (yet) enrolled",
+        method="finegray",
+        design=f"Fine-Gray, time-varying enrolment, other exits competing, clustered by {cluster}",
+    )
+    row["n"] = int(frame.person.nunique())
+    return [row]
