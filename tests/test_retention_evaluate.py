@@ -88,3 +88,40 @@ def test_exit_rates_use_the_exact_poisson_limits_of_r_poisson_test():
     ci = np.array([exact_poisson_interval(7, 250.0, 0.05), exact_poisson_interval(0, 40.0, 0.05)])
     np.testing.assert_allclose(ci[0], [0.01125745221, 0.05769070145], rtol=1e-9)
     np.testing.assert_allclose(ci[1], [0.0, 0.09222198635], rtol=1e-9, atol=0)
+
+
+def test_baseline_score_adjustment_starts_follow_up_at_the_baseline_response(tmp_path):
+    _, study = _study(tmp_path, seed=21, n_leaders=500)
+    plan = load_plan("default")
+    adjusted = plan.model_copy(
+        update={
+            "retention": plan.retention.model_copy(
+                update={"baseline_scores": ("work_engagement", "burnout")}
+            )
+        }
+    )
+    notes: list[str] = []
+    rows, results = retention_estimates(study, adjusted, notes)
+    cox = results[("cox_tv", "voluntary turnover")]
+    assert list(cox.coef.index) == [
+        "exposed",
+        *[c for c in cox.coef.index if c.startswith("role_")],
+        "baseline_work_engagement",
+        "baseline_burnout",
+    ]
+    responded = study.tables["survey_responses"].query("wave_id == 'W1'").employee_id.nunique()
+    people = next(r["n"] for r in rows if r["method"] == "cox_tv")
+    unadjusted = next(
+        r["n"] for r in retention_estimates(study, plan, [])[0] if r["method"] == "cox_tv"
+    )
+    assert people < unadjusted and people <= responded
+    assert any("follow-up starts at each leader's baseline response" in n for n in notes)
+    with pytest.raises(ConfigError, match="unknown scale"):
+        parse_plan(
+            {
+                "name": "x",
+                "design": {"type": "staggered_did"},
+                "outcomes": ["work_engagement"],
+                "retention": {"baseline_scores": ["grit"]},
+            }
+        )

@@ -114,6 +114,11 @@ class Retention(_Strict):
         "voluntary", description="the exit the primary hazard ratio is about"
     )
     covariates: tuple[str, ...] = ("role_level",)
+    baseline_scores: tuple[str, ...] = Field(
+        (),
+        description="survey scales measured at the baseline wave to adjust the Cox and Fine-Gray "
+        "models for (follow-up then starts at each leader's baseline response)",
+    )
     cluster: Literal["person", "peer_group", "unit_id", "department_id", "facility_id"] = (
         "peer_group"
     )
@@ -143,6 +148,16 @@ class Retention(_Strict):
         if unknown:
             raise ValueError(
                 f"unknown covariate(s) {', '.join(unknown)}; known: {', '.join(RETENTION_COVARIATES)}"
+            )
+        return value
+
+    @field_validator("baseline_scores")
+    @classmethod
+    def _known_scores(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [v for v in value if v not in CONSTRUCTS]
+        if unknown:
+            raise ValueError(
+                f"unknown scale(s) {', '.join(unknown)}; known: {', '.join(CONSTRUCTS)}"
             )
         return value
 

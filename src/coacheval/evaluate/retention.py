@@ -158,6 +158,9 @@ def retention_estimates(
     if cluster not in frame:
         notes.append(f"retention: no {cluster} column; clustering by person instead")
         cluster = "person"
+    if r.baseline_scores:
+        frame, score_names = _with_baseline_scores(study, plan, frame, data, notes)
+        names = [*names, *score_names]
     bad = frame[names].isna().any(axis=1) if names else pd.Series(False, index=frame.index)
     if bad.any():
         notes.append(
@@ -667,3 +670,48 @@ def _finegray_tv(
     )
     row["n"] = int(frame.person.nunique())
     return [row]
+
+
+def _with_baseline_scores(
+    study: Any, plan: Plan, frame: pd.DataFrame, data: RetentionData, notes: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Restrict follow-up to baseline respondents from their response, adding their scores.
+
+    A covariate has to be measured when follow-up starts, so each leader's person-time starts at
+    their baseline-wave response (left truncation), and leaders who did not answer it, or had
+    enrolled before answering it, are left out. Scores are standardised (per SD).
+    """
+    from coacheval.effects.panel import survey_panel
+
+    r = plan.retention
+    assert r is not None
+    waves = study.tables["survey_waves"].sort_values("open_date").wave_id.tolist()
+    baseline = plan.design.baseline_wave or waves[0]
+    panel = survey_panel(study)
+    base = panel[panel.wave_id == baseline].set_index("person")
+    responses = study.tables["survey_responses"]
+    answered = responses[responses.wave_id == baseline].drop_duplicates("employee_id")
+    when = answered.set_index(answered.employee_id.astype(str)).response_date
+    missing = [c for c in r.baseline_scores if c not in base]
+    if missing:
+        raise CoachevalError(f"baseline scores not measured: {', '.join(missing)}")
+    scores = base[list(r.baseline_scores)]
+    scores = (scores - scores.mean()) / scores.std(ddof=1)
+    names = [f"baseline_{c}" for c in r.baseline_scores]
+    scores.columns = names
+    out = frame.join(scores, on="person")
+    out["_baseline_date"] = out.person.map(when)
+    origin = out.hire_date if data.time_scale == "tenure" else data.window_start
+    day = np.timedelta64(1, "D")
+    entry = (out._baseline_date - origin).to_numpy() / day / 365.25
+    enrolled_first = out.enrol_date.notna() & (out.enrol_date <= out._baseline_date)
+    keep = out._baseline_date.notna() & ~enrolled_first & (out.stop.to_numpy() > entry)
+    out = out[keep.to_numpy()].copy()
+    out["start"] = np.maximum(out.start.to_numpy(), entry[keep.to_numpy()])
+    people_before = frame.person.nunique()
+    notes.append(
+        f"retention: adjusted for baseline ({baseline}) {', '.join(r.baseline_scores)}; follow-up "
+        f"starts at each leader's baseline response: {out.person.nunique():,} of "
+        f"{people_before:,} leaders (non-respondents, leaders gone or enrolled before it left out)"
+    )
+    return out.drop(columns="_baseline_date"), names
