@@ -40,6 +40,7 @@ from scipy import stats
 
 from coacheval.errors import ConfigError, DataValidationError
 from coacheval.results import TableResult
+from coacheval.retention._inputs import MAX_LISTED, numeric_column, rows_list
 from coacheval.retention.cox import CoxResult, Ties, fit_cox
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
 CENSOR_LABELS = ("0", "censored", "censor")
 """Text values of the event column that mean "censored" (case-insensitive), besides 0/False."""
 
-_MAX_LISTED = 10
 _CIF_COLUMNS = (
     "group",
     "cause",
@@ -129,7 +129,7 @@ def event_codes(
         raise DataValidationError(
             f"missing values in event column {event_col!r} ({int(mask.sum())} rows); code "
             "censored rows as 0 or 'censored'",
-            failure_cases=values[mask].head(_MAX_LISTED),
+            failure_cases=values[mask].head(MAX_LISTED),
         )
     censor = _is_censor(values)
     labels = pd.Series(values.to_numpy()[~censor], dtype=object)
@@ -156,9 +156,9 @@ def event_codes(
     if unknown.any():
         bad_vals = sorted(pd.unique(labels[unknown]).tolist(), key=_sort_key)
         raise DataValidationError(
-            f"{event_col!r} has value(s) {bad_vals[:_MAX_LISTED]} that are neither censoring "
+            f"{event_col!r} has value(s) {bad_vals[:MAX_LISTED]} that are neither censoring "
             f"(0, False, {list(CENSOR_LABELS)}) nor one of the causes {list(causes_t)}",
-            failure_cases=values[~censor][unknown].head(_MAX_LISTED),
+            failure_cases=values[~censor][unknown].head(MAX_LISTED),
         )
     codes[~censor] = mapped.to_numpy(dtype=np.int64)
     return codes, causes_t
@@ -176,22 +176,6 @@ def _float_text(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------ validation ---
-
-
-def _rows_list(index: pd.Index, mask: np.ndarray) -> str:
-    bad = list(index[mask])
-    shown = ", ".join(map(str, bad[:_MAX_LISTED]))
-    more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
-    return f"{shown}{more}"
-
-
-def _numeric(data: pd.DataFrame, col: str) -> np.ndarray:
-    if not (pd.api.types.is_numeric_dtype(data[col]) or pd.api.types.is_bool_dtype(data[col])):
-        raise DataValidationError(
-            f"column {col!r} must be numeric, got dtype {data[col].dtype}",
-            failure_cases=data[[col]].head(_MAX_LISTED),
-        )
-    return data[col].to_numpy(dtype=float)
 
 
 @dataclass(frozen=True)
@@ -236,15 +220,15 @@ def _prepare(
     if nan_cols:
         mask = data[nan_cols].isna().any(axis=1).to_numpy()
         raise DataValidationError(
-            f"missing values in {nan_cols} (rows {_rows_list(data.index, mask)})",
+            f"missing values in {nan_cols} (rows {rows_list(data.index, mask)})",
             failure_cases=data.loc[mask, nan_cols],
         )
     n = len(data)
-    stop = _numeric(data, stop_col)
+    stop = numeric_column(data, stop_col)
     if not np.isfinite(stop).all():
         bad = ~np.isfinite(stop)
         raise DataValidationError(
-            f"infinite values in {stop_col!r} (rows {_rows_list(data.index, bad)})"
+            f"infinite values in {stop_col!r} (rows {rows_list(data.index, bad)})"
         )
     if start_col is None:
         if id_col is not None and data[id_col].duplicated().any():
@@ -254,26 +238,26 @@ def _prepare(
             )
         start = np.full(n, -np.inf)
     else:
-        start = _numeric(data, start_col)
+        start = numeric_column(data, start_col)
         bad = ~(stop > start)
         if bad.any():
             raise DataValidationError(
                 f"stop <= start in {int(bad.sum())} row(s) ({start_col!r}, {stop_col!r}): rows "
-                f"{_rows_list(data.index, bad)}; an interval (start, stop] must have stop > start",
+                f"{rows_list(data.index, bad)}; an interval (start, stop] must have stop > start",
                 failure_cases=data.loc[bad, [start_col, stop_col]],
             )
     code, causes_t = event_codes(data[event_col], event_col=event_col, causes=causes)
     if weights_col is None:
         w = np.ones(n)
     else:
-        w = _numeric(data, weights_col)
+        w = numeric_column(data, weights_col)
         rule = (w >= 0) if allow_zero_weights else (w > 0)
         bad = ~(np.isfinite(w) & rule)
         if bad.any():
             need = ">= 0" if allow_zero_weights else "> 0"
             raise DataValidationError(
                 f"weights in {weights_col!r} must be finite and {need} "
-                f"(rows {_rows_list(data.index, bad)})",
+                f"(rows {rows_list(data.index, bad)})",
                 failure_cases=data.loc[bad, [weights_col]],
             )
     if id_col is None:
@@ -307,7 +291,7 @@ def _check_histories(
         kind = "overlap" if (s_start[1:][gap] < s_stop[:-1][gap]).any() else "gap"
         raise DataValidationError(
             f"a person's (start, stop] rows must abut without gaps or overlaps (found a {kind}; "
-            f"{id_col!r}, {start_col!r}, {stop_col!r}): rows {_rows_list(data.index, mask)}. "
+            f"{id_col!r}, {start_col!r}, {stop_col!r}): rows {rows_list(data.index, mask)}. "
             "Split the person into separate ids or fill the gap",
             failure_cases=data.loc[mask, [id_col, start_col, stop_col]],
         )
@@ -317,7 +301,7 @@ def _check_histories(
         mask[order[:-1][early]] = True
         raise DataValidationError(
             "an exit (a cause) is recorded on a row that is not the person's last row: rows "
-            f"{_rows_list(data.index, mask)}; competing exits end follow-up",
+            f"{rows_list(data.index, mask)}; competing exits end follow-up",
             failure_cases=data.loc[mask, [id_col, start_col, stop_col]],
         )
 

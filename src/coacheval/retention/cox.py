@@ -35,12 +35,11 @@ from scipy import linalg, stats
 from coacheval._columns import ESTIMATE_COLUMNS
 from coacheval.errors import CoachevalWarning, ConfigError, DataValidationError
 from coacheval.results import TableResult
+from coacheval.retention._inputs import numeric_column, rows_list
 
 __all__ = ["CoxConvergenceWarning", "CoxResult", "Ties", "fit_cox"]
 
 Ties = Literal["efron", "breslow"]
-
-_MAX_LISTED = 10
 
 
 class CoxConvergenceWarning(CoachevalWarning):
@@ -344,22 +343,6 @@ def _score_residuals(
 # ----------------------------------------------------------------------------- checks ---
 
 
-def _rows_list(index: pd.Index, mask: np.ndarray) -> str:
-    bad = list(index[mask])
-    shown = ", ".join(map(str, bad[:_MAX_LISTED]))
-    more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
-    return f"{shown}{more}"
-
-
-def _numeric(data: pd.DataFrame, col: str) -> np.ndarray:
-    if not (pd.api.types.is_numeric_dtype(data[col]) or pd.api.types.is_bool_dtype(data[col])):
-        raise DataValidationError(
-            f"column {col!r} must be numeric, got dtype {data[col].dtype}",
-            failure_cases=data[[col]].head(_MAX_LISTED),
-        )
-    return data[col].to_numpy(dtype=float)
-
-
 # ----------------------------------------------------------------------------- public ---
 
 
@@ -497,34 +480,34 @@ def fit_cox(
     if nan_cols:
         mask = data[nan_cols].isna().any(axis=1).to_numpy()
         raise DataValidationError(
-            f"missing values in {nan_cols} (rows {_rows_list(data.index, mask)}); "
+            f"missing values in {nan_cols} (rows {rows_list(data.index, mask)}); "
             "drop or impute them before fitting",
             failure_cases=data.loc[mask, nan_cols],
         )
     n = len(data)
-    stop = _numeric(data, stop_col)
+    stop = numeric_column(data, stop_col)
     if start_col is None:
         bad = stop < 0
         if bad.any():
             raise DataValidationError(
-                f"negative times in {stop_col!r} (rows {_rows_list(data.index, bad)})",
+                f"negative times in {stop_col!r} (rows {rows_list(data.index, bad)})",
                 failure_cases=data.loc[bad, [stop_col]],
             )
         start = np.full(n, -np.inf)
     else:
-        start = _numeric(data, start_col)
+        start = numeric_column(data, start_col)
         bad = ~(stop > start)
         if bad.any():
             raise DataValidationError(
                 f"stop <= start in {bad.sum()} row(s) ({start_col!r}, {stop_col!r}): rows "
-                f"{_rows_list(data.index, bad)}; an interval (start, stop] must have stop > start",
+                f"{rows_list(data.index, bad)}; an interval (start, stop] must have stop > start",
                 failure_cases=data.loc[bad, [start_col, stop_col]],
             )
-    ev = _numeric(data, event_col)
+    ev = numeric_column(data, event_col)
     bad = ~np.isin(ev, (0.0, 1.0))
     if bad.any():
         raise DataValidationError(
-            f"{event_col!r} must be 0 or 1 (rows {_rows_list(data.index, bad)})",
+            f"{event_col!r} must be 0 or 1 (rows {rows_list(data.index, bad)})",
             failure_cases=data.loc[bad, [event_col]],
         )
     event = ev == 1.0
@@ -536,15 +519,15 @@ def fit_cox(
     if weights_col is None:
         w = np.ones(n)
     else:
-        w = _numeric(data, weights_col)
+        w = numeric_column(data, weights_col)
         bad = ~(np.isfinite(w) & (w > 0))
         if bad.any():
             raise DataValidationError(
                 f"weights in {weights_col!r} must be finite and > 0 "
-                f"(rows {_rows_list(data.index, bad)})",
+                f"(rows {rows_list(data.index, bad)})",
                 failure_cases=data.loc[bad, [weights_col]],
             )
-    x = np.column_stack([_numeric(data, c) for c in covariates])
+    x = np.column_stack([numeric_column(data, c) for c in covariates])
     if not np.isfinite(x).all():
         cols = [c for k, c in enumerate(covariates) if not np.isfinite(x[:, k]).all()]
         raise DataValidationError(f"infinite values in covariate(s) {cols}")

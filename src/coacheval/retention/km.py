@@ -35,6 +35,7 @@ from scipy import linalg, stats
 
 from coacheval.errors import ConfigError, DataValidationError
 from coacheval.results import TableResult
+from coacheval.retention._inputs import check_alpha, numeric_column, rows_list
 
 __all__ = [
     "ConfType",
@@ -46,7 +47,6 @@ __all__ = [
 
 ConfType = Literal["log-log", "log", "plain"]
 
-_MAX_LISTED = 10
 _MEDIAN_TOL = float(np.sqrt(np.finfo(float).eps))  # survmean's tolerance for S == 0.5
 _ALL = "all"
 
@@ -68,29 +68,6 @@ class _Survdata:
     strata: np.ndarray  # integer codes
     weighted: bool
     counting: bool  # a start column was given
-
-
-def _rows_list(index: pd.Index, mask: np.ndarray) -> str:
-    bad = list(index[mask])
-    shown = ", ".join(map(str, bad[:_MAX_LISTED]))
-    more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
-    return f"{shown}{more}"
-
-
-def _numeric(data: pd.DataFrame, col: str) -> np.ndarray:
-    if not (pd.api.types.is_numeric_dtype(data[col]) or pd.api.types.is_bool_dtype(data[col])):
-        raise DataValidationError(
-            f"column {col!r} must be numeric, got dtype {data[col].dtype}",
-            failure_cases=data[[col]].head(_MAX_LISTED),
-        )
-    values = data[col].to_numpy(dtype=float)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        raise DataValidationError(
-            f"infinite values in {col!r} (rows {_rows_list(data.index, bad)})",
-            failure_cases=data.loc[bad, [col]],
-        )
-    return values
 
 
 def _prepare(
@@ -120,44 +97,44 @@ def _prepare(
     if nan_cols:
         mask = data[nan_cols].isna().any(axis=1).to_numpy()
         raise DataValidationError(
-            f"missing values in column(s) {nan_cols} (rows {_rows_list(data.index, mask)}); "
+            f"missing values in column(s) {nan_cols} (rows {rows_list(data.index, mask)}); "
             "drop or impute them first",
             failure_cases=data.loc[mask, nan_cols],
         )
     n = len(data)
-    stop = _numeric(data, stop_col)
+    stop = numeric_column(data, stop_col, finite=True)
     if start_col is None:
         bad = stop < 0
         if bad.any():
             raise DataValidationError(
-                f"negative times in {stop_col!r} (rows {_rows_list(data.index, bad)})",
+                f"negative times in {stop_col!r} (rows {rows_list(data.index, bad)})",
                 failure_cases=data.loc[bad, [stop_col]],
             )
         start = np.full(n, -np.inf)
     else:
-        start = _numeric(data, start_col)
+        start = numeric_column(data, start_col, finite=True)
         bad = ~(stop > start)
         if bad.any():
             raise DataValidationError(
                 f"stop <= start in {int(bad.sum())} row(s) ({start_col!r}, {stop_col!r}): rows "
-                f"{_rows_list(data.index, bad)}; an interval (start, stop] must have stop > start",
+                f"{rows_list(data.index, bad)}; an interval (start, stop] must have stop > start",
                 failure_cases=data.loc[bad, [start_col, stop_col]],
             )
-    ev = _numeric(data, event_col)
+    ev = numeric_column(data, event_col, finite=True)
     bad = ~np.isin(ev, (0.0, 1.0))
     if bad.any():
         raise DataValidationError(
-            f"{event_col!r} must be 0 or 1 (rows {_rows_list(data.index, bad)})",
+            f"{event_col!r} must be 0 or 1 (rows {rows_list(data.index, bad)})",
             failure_cases=data.loc[bad, [event_col]],
         )
     if weights_col is None:
         w = np.ones(n)
     else:
-        w = _numeric(data, weights_col)
+        w = numeric_column(data, weights_col, finite=True)
         bad = w < 0
         if bad.any():
             raise DataValidationError(
-                f"weights in {weights_col!r} must be >= 0 (rows {_rows_list(data.index, bad)})",
+                f"weights in {weights_col!r} must be >= 0 (rows {rows_list(data.index, bad)})",
                 failure_cases=data.loc[bad, [weights_col]],
             )
         if not (w > 0).any():
@@ -189,11 +166,6 @@ def _prepare(
         weighted=weights_col is not None,
         counting=start_col is not None,
     )
-
-
-def _check_alpha(alpha: float) -> None:
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha must be in (0, 1), got {alpha!r}", source="alpha")
 
 
 # ---------------------------------------------------------------------------- engine ---
@@ -730,7 +702,7 @@ def kaplan_meier(
         raise ConfigError(
             f"conf_type must be one of {get_args(ConfType)}, got {conf_type!r}", source="conf_type"
         )
-    _check_alpha(alpha)
+    check_alpha(alpha)
     sd = _prepare(
         data,
         stop_col=stop_col,

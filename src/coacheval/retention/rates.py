@@ -54,6 +54,7 @@ from scipy import stats
 from coacheval._columns import ESTIMATE_COLUMNS
 from coacheval.errors import ConfigError, DataValidationError
 from coacheval.results import TableResult
+from coacheval.retention._inputs import MAX_LISTED, check_alpha, rows_list
 
 __all__ = [
     "HRTurnoverResult",
@@ -66,26 +67,13 @@ __all__ = [
     "turnover_rates",
 ]
 
-_MAX_LISTED = 10
-
 
 # ---------------------------------------------------------------------------- helpers ---
-
-
-def _check_alpha(alpha: float) -> None:
-    if not (isinstance(alpha, (int, float)) and 0.0 < float(alpha) < 1.0):
-        raise ConfigError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
 
 
 def _check_per(per: float) -> None:
     if not (isinstance(per, (int, float)) and np.isfinite(per) and per > 0):
         raise ConfigError(f"per must be a positive number (e.g. 100 or 1000), got {per!r}")
-
-
-def _listing(index: pd.Index, mask: np.ndarray) -> str:
-    labels = list(index[mask][:_MAX_LISTED])
-    more = int(mask.sum()) - len(labels)
-    return ", ".join(map(str, labels)) + (f" and {more} more" if more > 0 else "")
 
 
 def _column(data: pd.DataFrame, col: str, role: str) -> pd.Series:
@@ -107,14 +95,14 @@ def _counts_and_time(
     if bad.any():
         raise DataValidationError(
             f"column {events_col!r} must hold non-negative whole numbers of events (no "
-            f"missing values); rows {_listing(data.index, bad)} break this",
+            f"missing values); rows {rows_list(data.index, bad)} break this",
             failure_cases=data.loc[bad, [events_col]],
         )
     bad = ~np.isfinite(pt) | (pt < 0)
     if bad.any():
         raise DataValidationError(
             f"column {person_time_col!r} must hold non-negative finite person-time (no "
-            f"missing values); rows {_listing(data.index, bad)} break this",
+            f"missing values); rows {rows_list(data.index, bad)} break this",
             failure_cases=data.loc[bad, [person_time_col]],
         )
     return ev, pt
@@ -146,7 +134,7 @@ def exact_poisson_interval(
     >>> float(lo), round(float(hi), 4)  # R: poisson.test(0, 1)$conf.int -> 0 3.688879
     (0.0, 3.6889)
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     x = np.asarray(events, dtype=float)
     t = np.asarray(person_time, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -285,7 +273,7 @@ def turnover_rates(
     >>> float(row["rate"]), round(float(row["conf_high"]), 2)  # 100 * 3.689 / 3
     (0.0, 122.96)
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     _check_per(per)
     ev, pt = _counts_and_time(data, events_col, person_time_col)
     if group_col is None:
@@ -297,7 +285,7 @@ def turnover_rates(
         if missing.any():
             raise DataValidationError(
                 f"column {group_col!r} has missing group labels in rows "
-                f"{_listing(data.index, missing)}; drop them or give them a group",
+                f"{rows_list(data.index, missing)}; drop them or give them a group",
                 failure_cases=data.loc[missing, [group_col]],
             )
         codes_raw, uniques = pd.factorize(g, sort=True)
@@ -437,7 +425,7 @@ def rate_ratio_from_counts(
     >>> round(res.estimate, 4), round(float(res.table["p_value"].iloc[0]), 5)
     (0.6106, 0.00274)
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     if not (np.isfinite(null) and null > 0):
         raise ConfigError(f"null must be a positive rate ratio, got {null!r}")
     for name, v in (("x1", x1), ("x2", x2)):
@@ -564,7 +552,7 @@ def rate_ratio(
         if lab not in present:
             raise DataValidationError(
                 f"{role} group {lab!r} does not occur in column {group_col!r} (groups present: "
-                f"{sorted(map(str, present))[:_MAX_LISTED]})"
+                f"{sorted(map(str, present))[:MAX_LISTED]})"
             )
     if treated == reference:
         raise ConfigError("treated and reference must be different groups")
@@ -684,7 +672,7 @@ def hr_turnover_rate(
     >>> round(res.annualised_rate, 2)  # 100 * 6 / 50.333 * 12 / 3
     47.68
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     _check_per(per)
     if not (isinstance(months_per_period, (int, float)) and months_per_period > 0):
         raise ConfigError(f"months_per_period must be positive, got {months_per_period!r}")

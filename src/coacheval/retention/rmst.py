@@ -32,7 +32,8 @@ from scipy import stats
 from coacheval._columns import ESTIMATE_COLUMNS
 from coacheval.errors import ConfigError
 from coacheval.results import TableResult
-from coacheval.retention.km import _check_alpha, _Curve, _km_curve, _prepare
+from coacheval.retention._inputs import check_alpha
+from coacheval.retention.km import _Curve, _km_curve, _prepare
 
 __all__ = ["RMSTResult", "rmst"]
 
@@ -236,7 +237,7 @@ def rmst(
     0  difference: 1 - 0    1.0000
     1       ratio: 1 / 0    1.1852
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     if isinstance(tau, bool) or not isinstance(tau, int | float | np.integer | np.floating):
         raise ConfigError(f"tau must be a number, got {tau!r}", source="tau")
     tau = float(tau)

@@ -77,6 +77,7 @@ from scipy import linalg, optimize, special, stats
 from coacheval._columns import ESTIMATE_COLUMNS
 from coacheval.errors import CoachevalWarning, ConfigError, DataValidationError
 from coacheval.results import TableResult
+from coacheval.retention._inputs import rows_list
 
 __all__ = [
     "Family",
@@ -89,7 +90,6 @@ __all__ = [
 Family = Literal["poisson", "negative_binomial"]
 VcovType = Literal["CR1", "CR1_stata", "CR0", "model"]
 
-_MAX_LISTED = 10
 _THETA_MAX = 1e8
 _FEW_CLUSTERS = 30
 
@@ -361,12 +361,6 @@ def _cluster_vcov(
 # ------------------------------------------------------------------------ preparation ---
 
 
-def _listing(index: pd.Index, mask: np.ndarray) -> str:
-    labels = list(index[mask][:_MAX_LISTED])
-    more = int(mask.sum()) - len(labels)
-    return ", ".join(map(str, labels)) + (f" and {more} more" if more > 0 else "")
-
-
 def _design(
     data: pd.DataFrame, exposure_col: str, covariates: Sequence[str]
 ) -> tuple[np.ndarray, list[str]]:
@@ -380,7 +374,7 @@ def _design(
     if bad.any():
         raise DataValidationError(
             f"exposure column {exposure_col!r} must be 0/1 (or True/False) with no missing "
-            f"values; rows {_listing(data.index, bad)} break this",
+            f"values; rows {rows_list(data.index, bad)} break this",
             failure_cases=data.loc[bad, [exposure_col]],
         )
     if e.min() == e.max():
@@ -395,7 +389,7 @@ def _design(
         if s.isna().any():
             miss = s.isna().to_numpy()
             raise DataValidationError(
-                f"covariate {cov!r} has missing values in rows {_listing(data.index, miss)}",
+                f"covariate {cov!r} has missing values in rows {rows_list(data.index, miss)}",
                 failure_cases=data.loc[miss, [cov]],
             )
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
@@ -525,7 +519,7 @@ def unit_turnover_model(
     if bad.any():
         raise DataValidationError(
             f"column {separations_col!r} must hold whole numbers >= 0 (no missing values); rows "
-            f"{_listing(data.index, bad)} break this",
+            f"{rows_list(data.index, bad)} break this",
             failure_cases=data.loc[bad, [separations_col]],
         )
     tcol = headcount_col or person_time_col
@@ -533,7 +527,7 @@ def unit_turnover_model(
     bad = ~np.isfinite(pt) | (pt < 0)
     if bad.any():
         raise DataValidationError(
-            f"column {tcol!r} must hold finite values >= 0; rows {_listing(data.index, bad)} "
+            f"column {tcol!r} must hold finite values >= 0; rows {rows_list(data.index, bad)} "
             "break this",
             failure_cases=data.loc[bad, [tcol]],
         )
@@ -542,7 +536,7 @@ def unit_turnover_model(
     bad = (pt == 0) & (y > 0)
     if bad.any():
         raise DataValidationError(
-            f"rows {_listing(data.index, bad)} have separations but zero {tcol!r}: a rate needs "
+            f"rows {rows_list(data.index, bad)} have separations but zero {tcol!r}: a rate needs "
             "time at risk",
             failure_cases=data.loc[bad, [separations_col, tcol]],
         )
@@ -572,7 +566,7 @@ def unit_turnover_model(
             miss = cl.isna().to_numpy()
             if miss.any():
                 raise DataValidationError(
-                    f"cluster column {cluster_col!r} is missing in rows {_listing(d.index, miss)}",
+                    f"cluster column {cluster_col!r} is missing in rows {rows_list(d.index, miss)}",
                     failure_cases=d.loc[miss, [cluster_col]],
                 )
             codes_raw, uniq = pd.factorize(cl)
