@@ -22,7 +22,7 @@ from coacheval.evaluate.plan import Plan
 from coacheval.retention.competing import cumulative_incidence
 from coacheval.retention.cox import CoxResult, fit_cox
 from coacheval.retention.finegray import FineGrayResult, fit_finegray
-from coacheval.retention.km import kaplan_meier
+from coacheval.retention.km import kaplan_meier, logrank_test
 from coacheval.retention.persontime import RetentionData, person_time_from_study
 from coacheval.retention.ph import cox_zph
 from coacheval.retention.power import retention_power
@@ -444,6 +444,19 @@ def _landmark_rmst(
     diff = res.contrasts[res.contrasts.term.str.startswith("difference")].iloc[0]
     out = _landmark_finegray(trials, cause, label, level, results, notes) if cause else []
     out.extend(_adjusted_rmst(trials, tau, label, level, results, notes))
+    try:
+        test = logrank_test(
+            trials, stop_col="time", event_col="left", group_col="arm", strata_col="trial"
+        )
+    except CoachevalError as exc:
+        notes.append(f"retention: log-rank test not computed ({exc})")
+    else:
+        results[("logrank_landmark", label)] = test
+        notes.append(
+            f"retention, {label}: log-rank test stratified by landmark trial, enrolled vs not "
+            f"enrolled: chi-square {test.statistic:.2f} on {test.df} df, p = {test.p_value:.3f} "
+            "(treats a leader's trials as independent)"
+        )
     out.append(
         {
             "analysis": "retention",
