@@ -25,6 +25,7 @@ from coacheval.retention.rates import (
     turnover_rates,
 )
 from coacheval.retention.rmst import RMSTResult, rmst
+from coacheval.retention.simulated_power import SimulatedPowerResult, simulated_retention_power
 from coacheval.retention.spillover import SpilloverResult, unit_turnover_model
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "PowerResult",
     "RMSTResult",
     "RetentionData",
+    "SimulatedPowerResult",
     "SpilloverResult",
     "build_person_time",
     "cause_specific_cox",
@@ -54,6 +56,7 @@ __all__ = [
     "retention_power",
     "rmst",
     "schoenfeld_residuals",
+    "simulated_retention_power",
     "turnover_rates",
     "unit_turnover_model",
 ]
