@@ -1,0 +1,1 @@
+"""Quality monitoring, implementation (RE-AIM) and economics of the program."""
