@@ -53,6 +53,19 @@ _RETENTION_FIGURES = {
     "cif_landmark": "retention_cumulative_incidence",
     "ph_test": "retention_ph_check",
 }
+
+
+def _figure_options(method: str, result: Any) -> dict[str, Any]:
+    """Labels and zoom of the retention figures written by :meth:`Evaluation.write`."""
+    if method.startswith("km_landmark"):
+        low = float(np.nanmin(result.table.conf_low)) if len(result.table) else 0.0
+        bottom = max(0.0, np.floor((low - 0.02) * 20) / 20) if np.isfinite(low) else 0.0
+        return {"xlabel": "Years since the cohort started", "ylim": (bottom, 1.005)}
+    if method == "ph_test":
+        return {"terms": ["exposed"]}
+    return {}
+
+
 _METHOD_LABELS = {"did_dr": "dr", "did_reg": "reg", "did_ipw": "ipw"}
 
 
@@ -128,7 +141,7 @@ class Evaluation:
                 diagnostics[key] = result.to_dict()
                 figure_name = _RETENTION_FIGURES.get(method)
                 if figure_name:
-                    figure = result.plot()
+                    figure = result.plot(**_figure_options(method, result))
                     fig_path = out / "figures" / f"{figure_name}.png"
                     figure.savefig(fig_path, dpi=150)
                     plt.close(figure)

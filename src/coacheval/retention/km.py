@@ -445,6 +445,7 @@ class KaplanMeierResult(TableResult):
         conf_int: bool = True,
         xlabel: str = "Time",
         ylabel: str = "Survival probability",
+        ylim: tuple[float, float] | None = None,
     ) -> Figure:
         """Step curves with confidence bands, censoring ticks and a numbers-at-risk table.
 
@@ -458,6 +459,8 @@ class KaplanMeierResult(TableResult):
             Shade the pointwise confidence band.
         xlabel, ylabel
             Axis labels.
+        ylim
+            Limits of the survival axis (default 0 to 1); zoom in when few leave.
 
         Returns
         -------
@@ -493,7 +496,7 @@ class KaplanMeierResult(TableResult):
             sub = self.table[self.table["group"] == g]
             t = np.r_[0.0, sub["time"].to_numpy()]
             s = np.r_[1.0, sub["survival"].to_numpy()]
-            label = None if g == _ALL and len(groups) == 1 else f"{self.group_col or 'group'}={g}"
+            label = None if g == _ALL and len(groups) == 1 else str(g)
             ax.step(t, s, where="post", color=color, lw=1.6, label=label)
             if conf_int:
                 lo = np.r_[1.0, sub["conf_low"].to_numpy()]
@@ -509,13 +512,14 @@ class KaplanMeierResult(TableResult):
                 ms=7,
                 color=color,
             )
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlim(0, max(tmax, float(ticks.max()) if ticks.size else tmax) * 1.02)
+        ax.set_ylim(*(ylim if ylim is not None else (-0.02, 1.02)))
+        right = max(tmax, float(ticks.max()) if ticks.size else tmax) * 1.02
+        ax.set_xlim(-0.04 * right, right)  # room for the risk table's first column
         ax.set_xticks(ticks)
         ax.set_ylabel(ylabel)
         ax.spines[["top", "right"]].set_visible(False)
         if len(groups) > 1:
-            ax.legend(frameon=False, loc="lower left")
+            ax.legend(frameon=False, loc="lower left", title=self.group_col)
         if risk_table:
             rt = self.risk_table(ticks)
             for row, (g, color) in enumerate(zip(groups, colors, strict=True)):
