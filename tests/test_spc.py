@@ -113,7 +113,7 @@ def test_anhoej_run_limits_match_published_table() -> None:
     assert (run_max[14], cross_min[14]) == (8, 8)
 
 
-def test_anhoej_limits_match_r(r_points: pd.DataFrame) -> None:
+def test_anhoej_limits_match_r() -> None:
     exp = pd.read_csv(REF / "expected" / "spc_anhoej_limits.csv")
     run_max, cross_min = anhoej_limits(exp["n"].to_numpy())
     assert_array_equal(run_max, exp["longest_run_max"])
@@ -360,6 +360,8 @@ def test_phase_boundary_and_signals_in_plot() -> None:
     assert len(vlines) == 1
     red = [ln for ln in ax.lines if ln.get_label() == "Outside limits"]
     assert len(red[0].get_xdata()) == int(res.table["outside_limits"].sum()) > 0
+    assert not [ln for ln in ax.lines if ln.get_label() == "Runs signal"]  # none to show
+    assert [t.get_text() for t in ax.texts] == ["trial", "after"]
     fig2 = i_mr_chart(_data("viscosity")["viscosity"]).plot()
     assert len(fig2.axes) == 2 and fig2.axes[1].get_ylabel() == "Moving range"
     assert run_chart([1, 2, 3]).plot().axes[0].get_title() == "Run chart"

@@ -221,8 +221,10 @@ class SPCResult(TableResult):
         self._draw_panel(ax, x, tab["value"], tab["centre"], tab["lower"], tab["upper"])
         red = tab["outside_limits"] | tab["two_of_three"]
         orange = (tab["long_run"] | tab["few_crossings"]) & ~red
-        ax.plot(x[orange], tab["value"][orange], "o", color="C1", ms=7, label="Runs signal")
-        ax.plot(x[red], tab["value"][red], "o", color="C3", ms=7, label="Outside limits")
+        if orange.any():
+            ax.plot(x[orange], tab["value"][orange], "o", color="C1", ms=7, label="Runs signal")
+        if red.any():
+            ax.plot(x[red], tab["value"][red], "o", color="C3", ms=7, label="Outside limits")
         ax.set_ylabel(ylabel or default_label[self.chart])
         ax.set_title(CHART_NAMES[self.chart])
         if orange.any() or red.any():
@@ -265,6 +267,7 @@ class SPCResult(TableResult):
                 ax.step(xs, np.r_[ys, ys[-1]], where="post", ls=style, color=color, lw=1)
             if k > 0:
                 ax.axvline(x[s] - 0.5, color="0.4", ls=":", lw=1)
+            if len(starts) > 1:
                 ax.annotate(
                     str(phase[s]),
                     (x[s] - 0.4, 1.0),
