@@ -21,6 +21,7 @@ from coacheval.effects.panel import ROLE_LEVELS, survey_panel
 from coacheval.effects.sensitivity import evalue_smd
 from coacheval.errors import CoachevalError
 from coacheval.evaluate.plan import Plan
+from coacheval.evaluate.quality import quality_analyses
 from coacheval.evaluate.retention import retention_estimates
 from coacheval.evaluate.spillover import spillover_estimates
 from coacheval.measures.prepost import paired_change
@@ -52,6 +53,8 @@ _RETENTION_FIGURES = {
     "km_landmark_ipw": "retention_adjusted_survival",
     "cif_landmark": "retention_cumulative_incidence",
     "ph_test": "retention_ph_check",
+    "spc": "control_chart",
+    "roi": "economics_net_benefit",
 }
 
 
@@ -142,6 +145,8 @@ class Evaluation:
                 figure_name = _RETENTION_FIGURES.get(method)
                 if figure_name:
                     figure = result.plot(**_figure_options(method, result))
+                    if method == "spc":  # several charts: name each by its series
+                        figure_name += "_" + "_".join(outcome.split()[:3]).lower()
                     fig_path = out / "figures" / f"{figure_name}.png"
                     figure.savefig(fig_path, dpi=150)
                     plt.close(figure)
@@ -613,6 +618,9 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
                 results.update(retention_results)
         else:
             notes.append("retention: no HR extract in these data")
+        quality_rows, quality_results = quality_analyses(study, plan, results, notes)
+        rows.extend(quality_rows)
+        results.update(quality_results)
         spillover_rows, spillover_results = spillover_estimates(study, plan, notes)
         rows.extend(spillover_rows)
         results.update(spillover_results)
