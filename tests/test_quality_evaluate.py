@@ -69,3 +69,15 @@ def test_quarterly_person_years_and_exits_add_up_to_the_person_time(evaluated):
     assert q.exits.sum() == int(data.events_for("voluntary").sum())
     assert len(q) == len(pd.period_range(data.window_start, data.extract_date, freq="Q"))
     assert np.all(q.person_years >= 0)
+
+
+def test_implementation_measures_are_in_the_evaluation_and_match_the_extracts(evaluated):
+    _, study, evaluation, out = evaluated
+    names = {k[1] for k in evaluation.results if k[0] == "reaim"}
+    assert {"reach", "adoption", "completion", "fidelity_dose", "maintenance"} <= names
+    completion = evaluation.results[("reaim", "completion")].table
+    payload = json.loads((out / "results.json").read_text())
+    assert "reaim:completion" in payload["diagnostics"]
+    enrolled = len(study.tables["enrolment"])
+    total = completion[completion.cohort_id == "All"]
+    assert int(total.enrolled.iloc[0]) == enrolled

@@ -7,6 +7,9 @@ Series charted (phases split at the first cohort's start, limits recomputed per 
 * the mean work-engagement score by survey wave (individuals chart);
 * the share of scheduled program sessions attended, by month (p-chart with Laney's adjustment).
 
+Implementation (RE-AIM): reach, adoption, completion, fidelity and dose, maintenance (and goal
+attainment when goals are recorded), with cells below the plan's minimum reporting size hidden.
+
 Economics: program cost from the cost extract, turnovers avoided and the return on investment
 from the primary retention hazard ratio, with intervals (see
 :func:`coacheval.quality.economics.roi`).
@@ -22,6 +25,7 @@ import pandas as pd
 from coacheval.errors import CoachevalError
 from coacheval.evaluate.plan import Plan
 from coacheval.quality.economics import CostAssumptions, program_cost, roi
+from coacheval.quality.reaim import implementation_summary
 from coacheval.quality.spc import SPCResult, i_mr_chart, p_chart, u_chart
 from coacheval.retention.persontime import RetentionData
 
@@ -198,8 +202,8 @@ def quality_analyses(
     >>> study, plan = load_study(folder, key=PseudonymKey(b"k" * 32)), load_plan("default")
     >>> _, results = retention_estimates(study, plan, [])
     >>> rows, charts = quality_analyses(study, plan, results, [])
-    >>> sorted({r["term"] for r in rows})[:2], len(charts) >= 3
-    (['baseline_rate', 'benefit'], True)
+    >>> sorted({r["term"] for r in rows})[:2], sorted(k for k, _ in charts)
+    (['baseline_rate', 'benefit'], ['cost', 'reaim', 'reaim', 'reaim', 'reaim', 'reaim', 'roi', 'spc', 'spc', 'spc'])
     """
     data = results.get(("person_time", "retention"))
     if data is None or plan.retention is None:
@@ -213,6 +217,16 @@ def quality_analyses(
         else data.extract_date
     )
     out: dict[tuple[str, str], Any] = dict(_charts(study, data, cause, go_live, notes))
+    try:
+        measures = implementation_summary(
+            study,
+            min_cell=plan.reporting.min_cell,
+            extract_date=plan.retention.extract_date or data.extract_date,
+        )
+    except CoachevalError as exc:
+        notes.append(f"implementation (RE-AIM): not measured ({exc})")
+    else:
+        out.update({("reaim", name): result for name, result in measures.items()})
     rows: list[dict[str, Any]] = []
     primary = results.get(("cox_tv", label))
     if primary is not None:
