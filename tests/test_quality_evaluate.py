@@ -81,3 +81,13 @@ def test_implementation_measures_are_in_the_evaluation_and_match_the_extracts(ev
     enrolled = len(study.tables["enrolment"])
     total = completion[completion.cohort_id == "All"]
     assert int(total.enrolled.iloc[0]) == enrolled
+
+
+def test_the_quarterly_kpi_table_is_a_named_table_in_results_json(evaluated):
+    _, _, evaluation, out = evaluated
+    kpis = evaluation.results[("kpi", "quarterly")]
+    assert len(kpis.quarters) == 4
+    payload = json.loads((out / "results.json").read_text())
+    table = payload["diagnostics"]["kpi:quarterly"]["table"]
+    assert {r["kpi"] for r in table} >= {"leader_turnover_hr", "voluntary_exits_per_100py"}
+    assert all(r["definition"] for r in table)

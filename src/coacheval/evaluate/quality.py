@@ -10,6 +10,9 @@ Series charted (phases split at the first cohort's start, limits recomputed per 
 Implementation (RE-AIM): reach, adoption, completion, fidelity and dose, maintenance (and goal
 attainment when goals are recorded), with cells below the plan's minimum reporting size hidden.
 
+The quarterly KPI table (:func:`coacheval.quality.kpi.quarterly_kpis`) for the last four
+complete quarters.
+
 Economics: program cost from the cost extract, turnovers avoided and the return on investment
 from the primary retention hazard ratio, with intervals (see
 :func:`coacheval.quality.economics.roi`).
@@ -25,6 +28,7 @@ import pandas as pd
 from coacheval.errors import CoachevalError
 from coacheval.evaluate.plan import Plan
 from coacheval.quality.economics import CostAssumptions, program_cost, roi
+from coacheval.quality.kpi import quarterly_kpis
 from coacheval.quality.reaim import implementation_summary
 from coacheval.quality.spc import SPCResult, i_mr_chart, p_chart, u_chart
 from coacheval.retention.persontime import RetentionData
@@ -203,7 +207,7 @@ def quality_analyses(
     >>> _, results = retention_estimates(study, plan, [])
     >>> rows, charts = quality_analyses(study, plan, results, [])
     >>> sorted({r["term"] for r in rows})[:2], sorted(k for k, _ in charts)
-    (['baseline_rate', 'benefit'], ['cost', 'reaim', 'reaim', 'reaim', 'reaim', 'reaim', 'roi', 'spc', 'spc', 'spc'])
+    (['baseline_rate', 'benefit'], ['cost', 'kpi', 'reaim', 'reaim', 'reaim', 'reaim', 'reaim', 'roi', 'spc', 'spc', 'spc'])
     """
     data = results.get(("person_time", "retention"))
     if data is None or plan.retention is None:
@@ -227,6 +231,10 @@ def quality_analyses(
         notes.append(f"implementation (RE-AIM): not measured ({exc})")
     else:
         out.update({("reaim", name): result for name, result in measures.items()})
+    try:
+        out[("kpi", "quarterly")] = quarterly_kpis(study, data, min_cell=plan.reporting.min_cell)
+    except CoachevalError as exc:
+        notes.append(f"quarterly KPIs: not computed ({exc})")
     rows: list[dict[str, Any]] = []
     primary = results.get(("cox_tv", label))
     if primary is not None:

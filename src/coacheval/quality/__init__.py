@@ -16,6 +16,7 @@ from coacheval.quality.economics import (
     roi,
     turnovers_avoided,
 )
+from coacheval.quality.kpi import KPI_DEFINITIONS, KPIResult, quarterly_kpis
 from coacheval.quality.reaim import (
     adoption,
     completion,
@@ -28,8 +29,10 @@ from coacheval.quality.reaim import (
 from coacheval.quality.spc import SPCResult, anhoej_limits, i_mr_chart, p_chart, run_chart, u_chart
 
 __all__ = [
+    "KPI_DEFINITIONS",
     "CostAssumptions",
     "CostResult",
+    "KPIResult",
     "ROIResult",
     "SPCResult",
     "TurnoversAvoidedResult",
@@ -43,6 +46,7 @@ __all__ = [
     "maintenance",
     "p_chart",
     "program_cost",
+    "quarterly_kpis",
     "reach",
     "roi",
     "run_chart",
