@@ -487,6 +487,18 @@ def _print_retention(evaluation: Any) -> None:
     for note in evaluation.notes:
         if note.startswith("retention power"):
             console.print(f"  {note}", highlight=False)
+    roi = e[(e.analysis == "economics") & (e.term == "net_benefit")]
+    if not roi.empty:
+        r = roi.iloc[0]
+        console.print(
+            f"Economics: net benefit {r.estimate:,.0f} USD ({r.conf_low:,.0f} to "
+            f"{r.conf_high:,.0f})",
+            style="bold",
+            highlight=False,
+        )
+        for note in evaluation.notes:
+            if note.startswith("economics: The program"):
+                console.print(f"  {note.removeprefix('economics: ')}", highlight=False)
 
 
 @app.command(context_settings=CONTEXT)
