@@ -304,3 +304,19 @@ def test_a_real_evaluation_gets_a_rating_with_reasons_for_every_outcome(evaluate
     estimates = pd.read_csv(folder / "out" / "estimates.csv")
     from_json = rate_certainty(estimates, payload, plan=payload["plan"])
     pd.testing.assert_frame_equal(from_json.table[["outcome", "level"]], t[["outcome", "level"]])
+
+
+def test_headline_of_a_real_evaluation_matches_its_rows(evaluated):
+    from coacheval.evidence.sentences import headline, primary_rows
+
+    evaluation, _ = evaluated
+    rows = primary_rows(evaluation.estimates)
+    lines = headline(evaluation.estimates)
+    assert len(lines) == len(rows) >= len(evaluation.primary())
+    for line, (_, row) in zip(lines, rows.iterrows(), strict=True):
+        if row.analysis == "survey outcomes":
+            assert f"{abs(row.estimate):.1f}" in line or f"{abs(row.estimate):.2f}" in line
+            assert ("inconclusive" in line) == bool(row.conf_low <= 0 <= row.conf_high)
+        elif row.method == "cox_tv":
+            assert f"HR {row.estimate:.2f}" in line
+            assert ("inconclusive" in line) == bool(row.conf_low <= 1 <= row.conf_high)
