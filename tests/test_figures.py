@@ -206,8 +206,15 @@ def test_forest_plot_ratios_on_log_axis_with_null_at_one(evaluated):
     assert ax.get_xscale() == "log"
     nulls = [ln.get_xdata()[0] for ln in ax.get_lines() if ln.get_linestyle() == "--"]
     assert nulls == [1.0]
+    fig.draw_without_rendering()
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels[0] == f"{est.outcome.iloc[0]}: {est.term.iloc[0]}"  # top row first
+    # top row first; a term estimated by several methods is named with its method
+    assert labels[:2] == [
+        f"{est.outcome.iloc[0]}: {est.term.iloc[0]} (cox_tv)",
+        "any exit: enrolled",
+    ]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert "1" in ticks and all(re.fullmatch(r"[0-9.]+", t) for t in ticks)  # plain numbers
     hr = est.iloc[0]
     alt = fig.alt_text
     assert f"{len(est)} estimates, ratios on a log scale with the no-effect line at 1" in alt

@@ -463,7 +463,7 @@ def cumulative_incidence_plot(
     >>> from coacheval.retention.competing import cumulative_incidence
     >>> df = pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 2, 0, 1]})
     >>> cumulative_incidence_plot(cumulative_incidence(df, stop_col="t", event_col="e")).alt_text
-    'Cumulative incidence of 1 and 2 over 4; at the end 1: 0.75, 2: 0.25.'
+    'Cumulative incidence of each cause (1 and 2) over 4; at the end 1: 0.75, 2: 0.25.'
     """
     _need(result, ("table", "causes", "groups", "plot"), "cumulative_incidence_plot", "CIF")
     with use_palette():
@@ -481,7 +481,7 @@ def cumulative_incidence_plot(
     who = f" among {population}" if population else ""
     groups = "" if single else f" for {_join(result.groups)}"
     alt = (
-        f"Cumulative incidence of {_join(map(str, result.causes))}{who}{groups} over "
+        f"Cumulative incidence of each cause ({_join(map(str, result.causes))}){who}{groups} over "
         f"{_time(float(tab['time'].max()), time_unit)}; at the end {'; '.join(parts)}."
     )
     return set_alt_text(fig, alt, title="Cumulative incidence")
@@ -522,7 +522,7 @@ def control_chart(result: Any, *, what: str | None = None, **plot_kwargs: Any) -
         centre = f"centre line {float(ph['centre'].iloc[0]):.3g}"
     else:
         centre = "centre line " + _join(
-            [f"{float(c):.3g} {p}" for p, c in zip(ph["phase"], ph["centre"], strict=True)]
+            [f"{float(c):.3g} ({p})" for p, c in zip(ph["phase"], ph["centre"], strict=True)]
         )
     if sig.empty:
         signals = "no signals"
@@ -659,8 +659,8 @@ def event_study_plot(
     post_est = dyn.loc[post, "estimate"]
     rng_text = (
         f"; estimates after range from {_num(post_est.min())} to {_num(post_est.max())}"
-        if len(post_est)
-        else ""
+        if len(post_est) > 1
+        else (f"; estimate after {_num(post_est.iloc[0])}" if len(post_est) else "")
     )
     overall = agg[agg["aggregation"] == "overall"]
     ov = ""
@@ -752,10 +752,35 @@ def _row_labels(est: pd.DataFrame, label_col: str | None) -> list[str]:
             )
         return [str(v) for v in est[label_col]]
     if "term" in est and "outcome" in est and est["outcome"].nunique() > 1:
-        return [f"{o}: {t}" for o, t in zip(est["outcome"], est["term"], strict=True)]
-    if "term" in est:
-        return [str(v) for v in est["term"]]
-    return [str(v) for v in est.index]
+        labels = [f"{o}: {t}" for o, t in zip(est["outcome"], est["term"], strict=True)]
+    elif "term" in est:
+        labels = [str(v) for v in est["term"]]
+    else:
+        labels = [str(v) for v in est.index]
+    dup = pd.Series(labels).duplicated(keep=False).to_numpy()
+    if "method" in est and dup.any():  # the same term from several methods: name the method
+        labels = [
+            f"{lab} ({m})" if d else lab
+            for lab, m, d in zip(labels, est["method"], dup, strict=True)
+        ]
+    return labels
+
+
+_LOG_TICKS = np.array([0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 10, 20, 50, 100])
+
+
+def _log_ticks(ax: Any, low: float, high: float) -> None:
+    """Plain-number ticks (0.5, 1, 2) on a log axis instead of powers of ten."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ticks = _LOG_TICKS[(_LOG_TICKS >= low) & (_LOG_TICKS <= high)]
+    if len(ticks) > 7:
+        ticks = ticks[np.isin(ticks, [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20, 50, 100])]
+    if len(ticks) < 2:
+        ticks = np.unique(np.r_[ticks, np.round([low, high], 2)])
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
 
 
 def forest_plot(
@@ -870,6 +895,7 @@ def forest_plot(
                 lo_x = np.nanmin(np.r_[v[:, :3].ravel(), line])
                 hi_x = np.nanmax(np.r_[v[:, :3].ravel(), line])
                 ax.set_xlim(lo_x / 1.15, hi_x * 1.15)
+                _log_ticks(ax, lo_x / 1.15, hi_x * 1.15)
             ax.set_yticks(y, list(lab))
             ax.set_ylim(-0.7, len(v) - 0.3)
             ax.set_xlabel(xlabel or ("Ratio (log scale)" if kind == "ratio" else "Difference"))
