@@ -75,13 +75,21 @@ def test_html_is_self_contained_with_parameter_table_and_figure(rendered):
     html = rendered[0].outputs["html"].read_text(encoding="utf-8")
     assert f"Site: {SITE}" in html and "Engine: builtin" in html
     assert "The inline value is NORTHFIELD CLINIC." in html
-    assert "<caption>Leaders by group</caption>" in html and "<td" in html and "comparison" in html
+    # cross-references are numbered links, captions carry the numbers (as in Quarto)
+    assert '<a href="#fig-line">Figure\u00a01</a>' in html
+    assert '<a href="#tbl-counts">Table\u00a01</a>' in html
+    assert (
+        "<caption>Table 1: Leaders by group</caption>" in html
+        and "<td" in html
+        and "comparison" in html
+    )
     imgs = re.findall(r"<img[^>]*>", html)
     assert len(imgs) == 1
     assert 'src="data:image/png;base64,' in imgs[0] and f'alt="{ALT}"' in imgs[0]
     png = base64.b64decode(re.search(r"base64,([^\"]+)", imgs[0]).group(1))
     assert png.startswith(b"\x89PNG")
-    assert "<figcaption>Retention over time</figcaption>" in html
+    assert '<figure id="fig-line">' in html
+    assert "<figcaption>Figure 1: Retention over time</figcaption>" in html
     # nothing fetched from outside: no external scripts, stylesheets or images
     assert "<script src=" not in html
     assert not re.search(r"<link[^>]+href=\"?https?:", html)
@@ -102,15 +110,17 @@ def test_pdf_has_one_page_with_the_parameter(rendered):
             text=True,
             check=True,
         ).stdout
-        assert f"Site: {SITE}" in text and "Leaders by group" in text
-        assert "Retention over time" in text and "Traceback" not in text
+        assert f"Site: {SITE}" in text and "Table 1: Leaders by group" in text
+        assert "Figure 1: Retention over time" in text and "Traceback" not in text
+        assert re.search(r"See Figure\s+1 and Table\s+1", text)
 
 
 def test_docx_contains_text_table_and_figure_alt(rendered):
     with zipfile.ZipFile(rendered[0].outputs["docx"]) as z:
         xml = z.read("word/document.xml").decode("utf-8")
         media = [n for n in z.namelist() if n.startswith("word/media/")]
-    assert f"Site: {SITE}" in xml and "comparison" in xml and "Leaders by group" in xml
+    assert f"Site: {SITE}" in xml and "comparison" in xml and "Table 1: Leaders by group" in xml
+    assert "Figure\u00a01" in xml and "Figure 1: Retention over time" in xml
     assert f'descr="{ALT}"' in xml
     assert len(media) == 1
 
@@ -267,6 +277,7 @@ def test_outputs_to_markdown_follow_cell_options(tmp_path):
             label="fig-a",
             **{"fig-cap": "Cap [1]", "fig-alt": 'Alt "q"'},
         ),
+        nbformat.v4.new_markdown_cell("As @fig-a shows ([@fig-a]); @fig-none; a@fig-a.org"),
         _cell("df", [out("execute_result", data={"text/html": html_table, "text/plain": "df"})]),
         _cell(
             "1/0", [out("error", ename="ZeroDivisionError", evalue="x", traceback=["\x1b[31mTB"])]
@@ -284,12 +295,16 @@ def test_outputs_to_markdown_follow_cell_options(tmp_path):
     assert "```\nshown\n```" in md and "secret" not in md
     assert "\n**bold**\n" in md and "noise" not in md and "invisible" not in md
     assert "```python\nvisible_code = 2\n```" in md
-    assert "![Cap \\[1\\]](r_files/figure/fig-a-1.png){#fig-a alt=\"Alt 'q'\"}" in md
+    assert "![Figure 1: Cap \\[1\\]](r_files/figure/fig-a-1.png){#fig-a alt=\"Alt 'q'\"}" in md
     assert (tmp_path / "r_files" / "figure" / "fig-a-1.png").read_bytes() == b"\x89PNG fake"
     assert "Line2D" not in md and "<Figure>" not in md
     assert re.search(r"^\s*a\n\s*-{3,}\n\s*7$", md, re.M)  # a native table, not raw HTML
     assert "<table" not in md and "<style" not in md
     assert "TB" in md and "\x1b" not in md
+    assert (
+        "As [Figure\u00a01](#fig-a) shows ([Figure\u00a01](#fig-a)); ?\\@fig-none; a@fig-a.org"
+        in md
+    )
     typst_md = notebook_markdown(
         nb, "pdf", {}, tmp_path / "r_files", tmp_path / "r.qmd", dt.datetime(2025, 1, 1)
     )
@@ -298,3 +313,4 @@ def test_outputs_to_markdown_follow_cell_options(tmp_path):
         '#figure(image("r_files/figure/fig-a-1.png", alt: "Alt \\"q\\"", width: 100%), '
         "caption: [Cap \\[1\\]]) <fig-a>"
     ) in typst_md
+    assert "As `@fig-a`{=typst} shows (`@fig-a`{=typst})" in typst_md

@@ -474,6 +474,9 @@ def _figure(
     if width:
         attrs.append(f"width={int(width)}px")
     attrs.append(f"alt={_attr_value(alt)}")
+    number = options.get("_crossref", {}).get(fig_id)
+    if caption and number:
+        caption = f"Figure {number}: {caption}"
     cap = caption.replace("[", "\\[").replace("]", "\\]")
     return f"![{cap}]({rel}){{{' '.join(attrs)}}}"
 
@@ -491,13 +494,17 @@ def _table_caption(markdown: str, options: dict[str, Any]) -> str:
     if not caption or not re.search(r"^\s*\|?[ :]*-{3,}", markdown, re.M):
         return markdown
     ident = f" {{#{label}}}" if label.startswith("tbl-") else ""
-    return f"{markdown.rstrip()}\n\n: {' '.join(str(caption).split())}{ident}"
+    caption = " ".join(str(caption).split())
+    number = options.get("_crossref", {}).get(label)
+    if number and options.get("_format") != "pdf":  # Typst numbers its figures itself
+        caption = f"Table {number}: {caption}"
+    return f"{markdown.rstrip()}\n\n: {caption}{ident}"
 
 
 def _code_cell_markdown(
-    cell: Any, index: int, fmt: str, defaults: dict[str, Any], files: Path
+    cell: Any, index: int, fmt: str, defaults: dict[str, Any], files: Path, numbers: dict
 ) -> str:
-    options = {**defaults, **cell.metadata.get("quarto", {})}
+    options = {**defaults, **cell.metadata.get("quarto", {}), "_crossref": numbers, "_format": fmt}
     if not options["include"] or "injected-parameters" in (cell.metadata.get("tags") or []):
         return ""
     parts = []
@@ -572,11 +579,45 @@ def _code_cell_markdown(
     return "\n\n".join(p for p in parts if p)
 
 
-def _markdown_cell(cell: Any) -> str:
+def _markdown_cell(cell: Any, fmt: str, numbers: dict[str, int]) -> str:
     values = cell.metadata.get("inline_results", {})
-    if not values:
-        return cell.source
-    return _INLINE.sub(lambda m: m.group(1) + values.get(m.group(2), m.group(0)), cell.source)
+    text = cell.source
+    if values:
+        text = _INLINE.sub(lambda m: m.group(1) + values.get(m.group(2), m.group(0)), text)
+    return _XREF.sub(lambda m: _crossref(m.group(1) or m.group(2), fmt, numbers), text)
+
+
+_XREF = re.compile(
+    r"\[-?@((?:fig|tbl)-[A-Za-z0-9_-]*[A-Za-z0-9_])\]|(?<![\w@\\`])@((?:fig|tbl)-[A-Za-z0-9_-]*[A-Za-z0-9_])"
+)
+
+
+def _crossref(label: str, fmt: str, numbers: dict[str, int]) -> str:
+    """``@fig-x`` -> "Figure N" (a link), or Typst's own reference for PDF; ``?@fig-x`` if unknown."""
+    if label not in numbers:
+        return f"?@{label}".replace("@", "\\@")
+    if fmt == "pdf":
+        return f"`@{label}`{{=typst}}"
+    kind = "Figure" if label.startswith("fig-") else "Table"
+    return f"[{kind}\u00a0{numbers[label]}](#{label})"
+
+
+def _crossref_numbers(nb: Any, defaults: dict[str, Any]) -> dict[str, int]:
+    """Give the ``fig-``/``tbl-`` labels of code cells (and ``{#fig-x}`` ids) their numbers."""
+    numbers: dict[str, int] = {}
+    counts = {"fig": 0, "tbl": 0}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            options = {**defaults, **cell.metadata.get("quarto", {})}
+            labels = [str(options.get("label") or "")] if options["include"] else []
+        else:
+            labels = re.findall(r"\{#((?:fig|tbl)-[A-Za-z0-9_-]+)", cell.source)
+        for label in labels:
+            kind = label[:3]
+            if kind in counts and label[3:4] == "-" and label not in numbers:
+                counts[kind] += 1
+                numbers[label] = counts[kind]
+    return numbers
 
 
 def _pandoc_metadata(front: dict[str, Any], fmt: str, template: Path, now: _dt.datetime) -> dict:
@@ -639,12 +680,13 @@ def notebook_markdown(
     <BLANKLINE>
     """
     defaults = _execute_defaults(front)
+    numbers = _crossref_numbers(nb, defaults)
     blocks = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            blocks.append(_markdown_cell(cell))
+            blocks.append(_markdown_cell(cell, fmt, numbers))
         elif cell.cell_type == "code":
-            blocks.append(_code_cell_markdown(cell, i, fmt, defaults, files))
+            blocks.append(_code_cell_markdown(cell, i, fmt, defaults, files, numbers))
     meta = _pandoc_metadata(front, fmt, template, now)
     header = "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
     return header + "\n" + "\n\n".join(b for b in blocks if b.strip()) + "\n"
