@@ -330,3 +330,19 @@ def test_markdown_and_missing_alt_text(tmp_path):
         figures.set_alt_text(Figure(), "  ")
     with pytest.raises(ConfigError, match="expected a KaplanMeierResult"):
         figures.km_plot(pd.DataFrame())
+
+
+def test_single_group_weighted_curve_and_run_chart_phrasing():
+    from coacheval.quality.spc import run_chart
+    from coacheval.retention.km import kaplan_meier
+
+    df = pd.DataFrame({"t": [2, 4, 4, 6, 9, 3], "e": [1, 1, 0, 1, 0, 1], "w": [1, 2, 1.5, 1, 1, 1]})
+    km = kaplan_meier(df, stop_col="t", event_col="e", weights_col="w")
+    alt = figures.km_plot(km, population="leaders", time_unit="years").alt_text
+    assert alt.startswith("Kaplan–Meier curve of survival for leaders over 9 years;")
+    assert "7.5 at risk at the start" in alt  # weighted numbers at risk keep their decimal
+    assert f"survival {km.table.survival.iloc[-1]:.2f} (at 9 years)" in alt
+    chart = run_chart([3, 5, 4, 6, 5, 7, 8, 9, 10, 11, 12, 13, 14])
+    alt = figures.control_chart(chart).alt_text
+    assert alt.startswith("Run chart over 13 periods (1 to 13); centre line 8;")
+    assert set(chart.signals.rule) and all(r.replace("_", " ") in alt for r in chart.signals.rule)
