@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from coacheval import __version__
+from coacheval import __version__, figures
 from coacheval.effects.attrition import AttritionTable, attrition_table
 from coacheval.effects.did import GroupTimeResult, group_time_att
 from coacheval.effects.multiplicity import bh_qvalues
@@ -56,6 +56,27 @@ _RETENTION_FIGURES = {
     "spc": "control_chart",
     "roi": "economics_net_benefit",
 }
+
+
+def _figure(method: str, outcome: str, result: Any) -> Any:
+    """Draw one result in the colour-blind-safe palette, with alt text."""
+    options = _figure_options(method, result)
+    if method.startswith("km_landmark"):
+        return figures.km_plot(
+            result,
+            what="staying employed" if "ipw" not in method else "staying employed (weighted)",
+            population="leaders",
+            time_unit="years",
+            **options,
+        )
+    if method == "cif_landmark":
+        return figures.cumulative_incidence_plot(result, population="leaders", time_unit="years")
+    if method == "spc":
+        return figures.control_chart(result, what=outcome)
+    if method == "roi":
+        return figures.roi_plot(result)
+    figure = result.plot(**options)
+    return figures.set_alt_text(figure, f"{result.title}: {outcome}.")
 
 
 def _figure_options(method: str, result: Any) -> dict[str, Any]:
@@ -128,10 +149,10 @@ class Evaluation:
                     "notes": list(result.notes),
                 }
                 if method == self.plan.methods.primary:
-                    figure = result.plot()
+                    figure = figures.event_study_plot(result, outcome=outcome.replace("_", " "))
                     figure.axes[0].set_title(f"Event study: {outcome.replace('_', ' ')}")
                     fig_path = out / "figures" / f"event_study_{outcome}.png"
-                    figure.savefig(fig_path, dpi=150)
+                    figures.save_figure(figure, fig_path)
                     plt.close(figure)
                     written.append(fig_path)
             elif isinstance(result, RetentionData):
@@ -144,11 +165,11 @@ class Evaluation:
                 diagnostics[key] = result.to_dict()
                 figure_name = _RETENTION_FIGURES.get(method)
                 if figure_name:
-                    figure = result.plot(**_figure_options(method, result))
+                    figure = _figure(method, outcome, result)
                     if method == "spc":  # several charts: name each by its series
                         figure_name += "_" + "_".join(outcome.split()[:3]).lower()
                     fig_path = out / "figures" / f"{figure_name}.png"
-                    figure.savefig(fig_path, dpi=150)
+                    figures.save_figure(figure, fig_path)
                     plt.close(figure)
                     written.append(fig_path)
             else:
