@@ -156,7 +156,7 @@ class FigureInfo:
     --------
     >>> f = FigureInfo("km", Path("figures/km.png"), "Two curves.")
     >>> f.markdown("Survival")
-    '![Survival](figures/km.png){fig-alt="Two curves."}'
+    '![Survival](figures/km.png){fig-alt="Two curves." alt="Two curves."}'
     """
 
     name: str
@@ -168,7 +168,7 @@ class FigureInfo:
         alt = (self.alt or caption).replace("\\", "\\\\").replace('"', '\\"')
         cap = " ".join(caption.split()).replace("[", "\\[").replace("]", "\\]")
         ident = f"#fig-{label} " if label else ""
-        return f'![{cap}]({self.path.as_posix()}){{{ident}fig-alt="{alt}"}}'
+        return f'![{cap}]({self.path.as_posix()}){{{ident}fig-alt="{alt}" alt="{alt}"}}'
 
 
 def _png_alt(path: Path) -> str:

@@ -1,0 +1,211 @@
+"""The report templates (reports/*.qmd) rendered by the built-in engine on a small evaluation.
+
+One 300-leader system is simulated, validated into a study, evaluated with the default plan
+and written once; each template is then rendered and its output checked against the files the
+evaluation wrote: the key numbers equal estimates.csv formatted as the loader formats them,
+every image carries non-empty alt text, and no code, traceback or error reaches the report.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import zlib
+
+import pandas as pd
+import pytest
+
+from coacheval._resources import resource_dir
+from coacheval.evaluate.plan import load_plan
+from coacheval.evaluate.run import evaluate
+from coacheval.io.pseudonymise import PseudonymKey
+from coacheval.io.study import load_study
+from coacheval.reports import render
+from coacheval.reports.results import fmt_interval, fmt_money, fmt_number, load_results
+from coacheval.simulate import simulate_health_system
+
+pytest.importorskip("nbclient")
+pytest.importorskip("pypandoc")
+
+TEMPLATES = ("executive", "quarterly", "technical")
+
+
+@pytest.fixture(scope="module")
+def results_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reports")
+    system = simulate_health_system(seed=7, n_leaders=300)
+    system.write(folder / "extracts")
+    study = load_study(folder / "extracts", key=PseudonymKey(b"r" * 32))
+    evaluate(study, load_plan("default")).write(folder / "evaluation")
+    return folder / "evaluation"
+
+
+@pytest.fixture(scope="module")
+def rendered(results_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("rendered")
+    files, times = {}, {}
+    for name in TEMPLATES:
+        formats = ("html", "pdf") if name == "executive" else ("html",)
+        res = render(
+            resource_dir("reports") / f"{name}.qmd",
+            results_folder,
+            formats=formats,
+            out=out,
+            params={"period": "", "site": "Test site", "audience": "tests"},
+            engine="builtin",
+        )
+        files.update({f"{name}.{fmt}": path for fmt, path in res.outputs.items()})
+        times[name] = res.timings["total"]
+    return files, times
+
+
+def _html(rendered, name):
+    return rendered[0][f"{name}.html"].read_text(encoding="utf-8")
+
+
+def _text(html):
+    html = re.sub(r"<img[^>]*>", " ", html)
+    html = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&amp;", "&")
+
+
+def test_every_template_is_packaged_and_has_a_parameters_cell():
+    folder = resource_dir("reports")
+    for name in TEMPLATES:
+        text = (folder / f"{name}.qmd").read_text(encoding="utf-8")
+        assert "#| tags: [parameters]" in text
+        for param in ("results", "period", "site", "audience"):
+            assert re.search(rf"^{param} = ", text, re.M), (name, param)
+    assert (folder / "_quarto.yml").is_file()
+    assert "Quarto subset" in (folder / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_no_code_errors_or_missing_alt_text(rendered, name):
+    html = _html(rendered, name)
+    text = _text(html)
+    assert "Traceback" not in text
+    assert not re.search(r"\bError\b", text)
+    assert "sourceCode" not in html and "import " not in text and "bundle." not in text
+    images = re.findall(r"<img\b[^>]*>", html)
+    for img in images:
+        alt = re.search(r'(?<![-\w])alt="([^"]*)"', img)
+        assert alt and alt.group(1).strip(), img[:200]
+    if name != "executive":
+        assert images
+    assert "coacheval" in text and "sha256" in text and "builtin" in text  # provenance
+
+
+def test_executive_summary_numbers_headings_and_length(rendered, results_folder):
+    text = _text(_html(rendered, "executive"))
+    e = pd.read_csv(results_folder / "estimates.csv")
+    for heading in (
+        "The answer",
+        "The numbers that matter",
+        "How certain is this?",
+        "Cost and return",
+        "What would make the evidence stronger",
+        "Provenance",
+    ):
+        assert heading in text
+    engagement = e[
+        (e.method == "did_dr") & (e.outcome == "work_engagement") & (e.term == "ATT (overall)")
+    ].iloc[0]
+    assert fmt_number(engagement.estimate, 2) in text
+    assert fmt_interval(engagement.conf_low, engagement.conf_high, 2) in text
+    hr = e[(e.method == "cox_tv") & (e.outcome == "voluntary turnover")].iloc[0]
+    assert f"| {fmt_number(hr.estimate, 2)} |" not in text  # HTML, not a raw pipe table
+    assert fmt_interval(hr.conf_low, hr.conf_high, 2) in text
+    nb = e[(e.analysis == "economics") & (e.term == "net_benefit")].iloc[0]
+    assert fmt_money(nb.estimate) in text
+    assert f"{fmt_money(nb.conf_low)} to {fmt_money(nb.conf_high)}" in text
+    bundle = load_results(results_folder)
+    if bundle.break_even():
+        assert bundle.break_even() in text
+    for level in bundle.certainty.table.level:
+        assert level in text
+    pdf = rendered[0]["executive.pdf"]
+    if shutil.which("pdfinfo"):
+        info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+        pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    else:
+        raw = pdf.read_bytes()
+        pages = len(re.findall(rb"/Type\s*/Page(?!s)", raw))
+        for stream in re.findall(rb"stream\r?\n(.*?)endstream", raw, re.S):
+            try:
+                pages += len(re.findall(rb"/Type\s*/Page(?!s)", zlib.decompress(stream)))
+            except zlib.error:
+                pass
+    assert 1 <= pages <= 2
+
+
+def test_quarterly_report_kpis_charts_and_data_quality(rendered, results_folder):
+    text = _text(_html(rendered, "quarterly"))
+    bundle = load_results(results_folder)
+    for heading in (
+        "Key performance indicators",
+        "Definitions",
+        "Control charts",
+        "Implementation (RE-AIM)",
+        "Data quality",
+    ):
+        assert heading in text
+    kpi = bundle.kpi_frame()
+    latest = kpi[kpi.quarter == bundle.quarters()[-1]]
+    row = latest[latest.kpi == "voluntary_exits_per_100py"].iloc[0]
+    assert bundle.quarters()[-1] in text
+    assert fmt_interval(row.conf_low, row.conf_high, 2) in text
+    assert kpi.definition.iloc[0] in text
+    for _, _, signals in bundle.control_charts():
+        for s in signals:
+            assert s in text
+    # No validation folder beside this evaluation: the report says so instead of failing.
+    assert "No validation report" in text
+
+
+def test_technical_report_sections_and_estimates(rendered, results_folder):
+    html = _html(rendered, "technical")
+    text = _text(html)
+    e = pd.read_csv(results_folder / "estimates.csv")
+    for heading in (
+        "Design and population",
+        "Flow of person-time",
+        "Every effect",
+        "Certainty of the evidence",
+        "Economics",
+        "Sensitivity analyses",
+        "Methods",
+        "Reporting checklist (TREND / SQUIRE 2.0)",
+    ):
+        assert heading in text
+    mi = e[(e.method == "multiple_imputation") & (e.outcome == "burnout")].iloc[0]
+    assert fmt_number(mi.estimate, 2) in text
+    cox = e[(e.method == "cox_tv") & (e.outcome == "voluntary turnover")].iloc[0]
+    assert f"{fmt_number(cox.estimate, 3)}" in text
+    assert fmt_interval(cox.conf_low, cox.conf_high, 3) in text
+    primary = e[(e.method == "did_dr") & (e.term == "ATT (overall)")]
+    for r in primary.itertuples():
+        assert f"{fmt_number(r.evalue_point, 2)} / {fmt_number(r.evalue_ci, 2)}" in text
+    assert 'alt="Forest plot of' in html
+    n_event = sum(name.startswith("event_study_") for name in load_results(results_folder).figures)
+    alts = re.findall(r'(?<![-\w])alt="(Event-study plot[^"]*)"', html)
+    assert n_event >= 1 and len(alts) == n_event
+
+
+def test_render_times_are_reasonable(rendered):
+    for name, seconds in rendered[1].items():
+        assert seconds < 60, (name, seconds)
+
+
+def test_load_results_reads_alt_text_and_rejects_a_bad_folder(results_folder, tmp_path):
+    bundle = load_results(results_folder / "results.json")
+    assert bundle.figures and all(f.alt for f in bundle.figures.values())
+    assert bundle.validation is None and bundle.measures is None
+    from coacheval.errors import DataValidationError
+
+    with pytest.raises(DataValidationError, match=r"results\.json is missing"):
+        load_results(tmp_path)
+    (tmp_path / "results.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(DataValidationError, match="not valid JSON"):
+        load_results(tmp_path)
