@@ -725,6 +725,53 @@ def _resolve(path: Any, base: Path) -> str:
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
+_MD_IMAGE = re.compile(r"(!\[[^\]]*\]\()([^)\s]+)")
+
+
+def _localise_images(markdown: str, work: Path, template_dir: Path) -> str:
+    r"""Copy every image a Markdown text points at into ``work`` for Typst.
+
+    Typst reads files only under its root (the work folder) and cannot read the data URIs that
+    Pandoc passes through, so images referenced by absolute paths, paths outside the work
+    folder, or ``data:`` URIs are written to ``work/_media`` and the references rewritten.
+
+    Examples
+    --------
+    >>> import base64, tempfile
+    >>> work = Path(tempfile.mkdtemp())
+    >>> png = base64.b64encode(b"PNG fake").decode()
+    >>> _localise_images(f"![a](data:image/png;base64,{png})", work, work)
+    '![a](_media/image-1.png)'
+    """
+    media = work / "_media"
+    count = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        target = match.group(2)
+        if target.startswith(("http://", "https://")):
+            return match.group(0)
+        if target.startswith("data:"):
+            header, _, payload = target.partition(",")
+            ext = "." + header.split("/")[1].split(";")[0].replace("svg+xml", "svg")
+            data = base64.b64decode(payload) if ";base64" in header else payload.encode()
+        else:
+            path = Path(target)
+            path = path if path.is_absolute() else (work / path)
+            if not path.is_file():
+                path = template_dir / target
+            if not path.is_file() or path.resolve().is_relative_to(work.resolve()):
+                return match.group(0)
+            ext, data = path.suffix, path.read_bytes()
+        count += 1
+        media.mkdir(exist_ok=True)
+        name = f"image-{count}{ext}"
+        (media / name).write_bytes(data)
+        return f"{match.group(1)}_media/{name}"
+
+    return _MD_IMAGE.sub(replace, markdown)
+
+
 def _pandoc_format(
     fmt: str,
     md: Path,
@@ -771,7 +818,13 @@ def _pandoc_format(
 
         typ = work / (stem + ".typ")
         shift = ["--shift-heading-level-by=-1"] if shift_headings else []
-        _run_pandoc([*common, "-t", "typst", *shift, "-o", typ.name, md.name], work, "pandoc_typst")
+        local_md = work / (stem + ".typst.md")
+        local_md.write_text(
+            _localise_images(md.read_text(encoding="utf-8"), work, template_dir), encoding="utf-8"
+        )
+        _run_pandoc(
+            [*common, "-t", "typst", *shift, "-o", typ.name, local_md.name], work, "pandoc_typst"
+        )
         timings["pandoc_typst"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         fonts = opts.get("font-paths") or []
