@@ -111,6 +111,32 @@ def test_demo_runs_from_any_folder_and_says_what_it_made(tmp_path):
     }
     assert expected <= {p.name for p in made.iterdir()}
     assert "coacheval-demo" in result.stdout and "Terminations, voluntary" in result.stdout
+    reports = {p.name for p in (workdir / "coacheval-demo" / "reports").iterdir()}
+    assert reports == {
+        f"{name}.{fmt}"
+        for name in ("executive", "quarterly", "technical")
+        for fmt in ("html", "pdf", "docx")
+    }
+    assert "Rendering took" in result.stdout
+
+
+def test_report_renders_a_results_folder_and_refuses_unknown_templates(tmp_path, capsys):
+    from coacheval.evaluate.plan import load_plan
+    from coacheval.evaluate.run import evaluate
+    from coacheval.io.pseudonymise import PseudonymKey
+    from coacheval.io.study import load_study
+    from coacheval.simulate import simulate_health_system
+
+    simulate_health_system(seed=9, n_leaders=200).write(tmp_path / "extracts")
+    study = load_study(tmp_path / "extracts", key=PseudonymKey(b"cli" * 11))
+    evaluate(study, load_plan("default")).write(tmp_path / "results")
+    args = ["report", str(tmp_path / "results"), "--out", str(tmp_path / "reports")]
+    code, _ = run_cli([*args, "--template", "executive", "--format", "html"], capsys)
+    assert code == 0
+    html = (tmp_path / "reports" / "executive.html").read_text(encoding="utf-8")
+    assert "executive evidence summary" in html
+    code, err = run_cli([*args, "--template", "annual"], capsys)
+    assert code == 2 and "no template 'annual'" in err
 
 
 def test_simulate_writes_where_asked(tmp_path, capsys):

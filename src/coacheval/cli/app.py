@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -209,8 +211,10 @@ def demo(out: Path, seed: int, leaders: int | None) -> None:
     behind them, under OUT/extracts; validates them into OUT/validation, pseudonymising with a
     key kept in OUT/pseudonym.key; and scores the survey into OUT/measures (scale scores,
     reliability by wave, Table 1 of participants against the other leaders); and estimates the
-    program's effects with the default analysis plan into OUT/evaluation.
+    program's effects with the default analysis plan into OUT/evaluation; and renders the
+    executive, quarterly and technical reports as HTML, PDF and DOCX into OUT/reports.
     """
+    demo_started = time.perf_counter()
     system = _simulate(seed, leaders, {}, None, "Simulating a health system")
     written = system.write(out / "extracts")
     _print_summary(system, out / "extracts", written)
@@ -223,6 +227,21 @@ def demo(out: Path, seed: int, leaders: int | None) -> None:
     _write_measures(study, out / "measures")
     evaluation = _run_evaluation(study, out / "extracts", "default", out / "evaluation")
     _print_estimates(evaluation, out / "evaluation")
+    started = time.perf_counter()
+    rendered = _render_reports(
+        out / "evaluation",
+        REPORT_TEMPLATES,
+        ("html", "pdf", "docx"),
+        out / "reports",
+        {"period": "", "site": "simulated health system (demo)"},
+    )
+    console.print("\nReports:", style="bold")
+    _print_reports(rendered, out / "reports")
+    console.print(
+        f"Rendering took {time.perf_counter() - started:.1f} s of the demo's "
+        f"{time.perf_counter() - demo_started:.1f} s.",
+        highlight=False,
+    )
     truth = system.truth["surveys"]["realised_att"]
     console.print(
         "\nTrue effects (truth.json, realised ATT averaged over post-start cohort-waves): "
@@ -535,3 +554,75 @@ def evaluate(
         raise SystemExit(2)
     evaluation = _run_evaluation(study, folder, plan_ref, out)
     _print_estimates(evaluation, out)
+
+
+REPORT_TEMPLATES = ("executive", "quarterly", "technical")
+
+
+def _render_reports(
+    results: Path, templates: Sequence[str], formats: Sequence[str], out: Path, params: dict
+) -> dict[str, Any]:
+    from coacheval._resources import resource_dir
+    from coacheval.reports import render
+
+    rendered = {}
+    for name in templates:
+        path = Path(name)
+        if not path.suffix:
+            path = resource_dir("reports") / f"{name}.qmd"
+        if not path.is_file():
+            raise click.BadParameter(
+                f"no template {name!r}: use one of {', '.join(REPORT_TEMPLATES)} or a .qmd path",
+                param_hint="--template",
+            )
+        with console_err.status(f"Rendering the {path.stem} report ({', '.join(formats)})"):
+            rendered[path.stem] = render(path, results, formats=formats, out=out, params=params)
+    return rendered
+
+
+def _print_reports(rendered: dict[str, Any], out: Path) -> None:
+    for name, result in rendered.items():
+        files = ", ".join(p.name for p in result.outputs.values())
+        console.print(
+            f"  {name}: {files} ({result.timings['total']:.1f} s, {result.engine} engine)",
+            highlight=False,
+        )
+    console.print(f"Wrote the reports to [bold]{out}[/bold]")
+
+
+@app.command(context_settings=CONTEXT)
+@click.argument("results", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--template",
+    "templates",
+    default=",".join(REPORT_TEMPLATES),
+    show_default=True,
+    help="Comma-separated: executive, quarterly, technical, or a path to your own .qmd.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="html,pdf,docx",
+    show_default=True,
+    help="Comma-separated output formats: html, pdf, docx.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the reports.",
+)
+@click.option("--period", default="", help="Reporting period shown in the reports, e.g. 2025Q4.")
+@click.option("--site", default="", help="Site or scope shown in the reports.")
+def report(results: Path, templates: str, formats: str, out: Path, period: str, site: str) -> None:
+    """Render evidence reports from a results folder written by `coacheval evaluate`.
+
+    Uses `quarto render` when Quarto is installed and coacheval's own renderer (Jupyter,
+    Pandoc, Typst) otherwise. Writes are atomic: a failed render leaves no half-written report.
+
+    Example: coacheval report results/ --template executive --format html,pdf --out reports/
+    """
+    names = [t.strip() for t in templates.split(",") if t.strip()]
+    fmts = [f.strip() for f in formats.split(",") if f.strip()]
+    rendered = _render_reports(results, names, fmts, out, {"period": period, "site": site})
+    _print_reports(rendered, out)

@@ -139,7 +139,7 @@ class BaselineTable(TableResult):
             import pypandoc
         except ImportError as exc:
             raise ConfigError(
-                "writing Word files needs the report extra: pip install 'coacheval[report]'"
+                "writing Word files needs pypandoc-binary (a coacheval dependency): reinstall coacheval"
             ) from exc
         path = Path(path)
         pypandoc.convert_text(

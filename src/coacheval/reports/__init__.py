@@ -1,7 +1,7 @@
 """Evidence reports: render coacheval's Quarto templates with Quarto or without it.
 
 ``render`` runs ``quarto render`` when Quarto is installed and otherwise executes the same
-``.qmd`` with Jupyter, Pandoc and Typst (the ``report`` extra: ``pip install coacheval[report]``).
+``.qmd`` with Jupyter, Pandoc and Typst, all installed with coacheval.
 
 Examples
 --------
