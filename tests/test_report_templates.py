@@ -223,3 +223,60 @@ def test_load_results_reads_alt_text_and_rejects_a_bad_folder(results_folder, tm
     (tmp_path / "results.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(DataValidationError, match="not valid JSON"):
         load_results(tmp_path)
+
+
+def _html_table_after(html_text: str, heading: str) -> list[list[str]]:
+    """Cells of the first table after the heading whose text starts with ``heading``."""
+    import html as html_lib
+
+    for m in re.finditer(r"<h[1-4][^>]*>(.*?)</h[1-4]>", html_text, re.S):
+        if re.sub(r"<.*?>|\s+", " ", m.group(1)).strip().startswith(heading):
+            table = re.findall(r"<table.*?</table>", html_text[m.end() :], re.S)[0]
+            return [
+                [
+                    html_lib.unescape(re.sub(r"<.*?>", "", c)).strip()
+                    for c in re.findall(r"<t[hd].*?</t[hd]>", row, re.S)
+                ]
+                for row in re.findall(r"<tr.*?</tr>", table, re.S)
+            ]
+    raise AssertionError(f"no table after a heading {heading!r}")
+
+
+def test_a_report_shows_no_group_below_the_minimum_directly_or_by_subtraction(tmp_path):
+    # A small system: cohorts of 7-9 leaders, so completion and withdrawal counts fall below
+    # the plan's minimum reporting size of 5. The rendered quarterly report must not show a
+    # hidden count, nor enough of the other counts to recover it from the totals.
+    from coacheval.quality.reaim import completion
+
+    system = simulate_health_system(seed=3, n_leaders=90)
+    system.write(tmp_path / "extracts")
+    study = load_study(tmp_path / "extracts", key=PseudonymKey(b"s" * 32))
+    evaluate(study, load_plan("default")).write(tmp_path / "evaluation")
+    render(
+        resource_dir("reports") / "quarterly.qmd",
+        tmp_path / "evaluation",
+        formats=("html",),
+        out=tmp_path / "reports",
+        params={"period": "", "site": "small", "audience": "tests"},
+        engine="builtin",
+    )
+    html_text = (tmp_path / "reports" / "quarterly.html").read_text(encoding="utf-8")
+    rows = _html_table_after(html_text, "Completion and withdrawal")
+    header, body = rows[0], {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    truth = completion(study, min_cell=1).table.set_index("cohort_id")
+    small = [
+        (cohort, col)
+        for cohort in truth.index
+        for col in ("completed", "withdrew")
+        if 0 < truth.loc[cohort, col] < 5
+    ]
+    assert small, "the fixture must contain a small cell"
+    for cohort, col in small:
+        assert body[cohort][col] == "suppressed"
+        # No subtraction: in that row, the complement is hidden too ...
+        other = "withdrew" if col == "completed" else "completed"
+        assert body[cohort][other] == "suppressed"
+        # ... and in that column, the total or another cohort is hidden as well.
+        column = [body[c][col] for c in body]
+        assert column.count("suppressed") >= 2
+    assert "<5" not in html_text and header[0] == "cohort id"

@@ -24,6 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from coacheval.errors import DataValidationError
@@ -426,7 +427,7 @@ class ResultsBundle:
         """Tabulate KPIs (rows) by quarter (columns) up to the quarter ``period``.
 
         Shows ``period`` (default: the latest) and the ``last - 1`` quarters before it.
-        Suppressed cells show ``"<5"`` (a count) or ``"suppressed"``.
+        Cells resting on fewer people than the minimum reporting size show ``"suppressed"``.
         """
         k = self.kpi_frame()
         if k is None or k.empty:
@@ -439,7 +440,7 @@ class ResultsBundle:
 
         def cell(r: Any) -> str:
             if bool(r.suppressed) or pd.isna(r.value):
-                return "<5" if r.kpi in counts else "suppressed"
+                return "suppressed"
             if r.kpi == "attendance_rate":
                 return fmt_percent(r.value, 1)
             if r.kpi in counts:
@@ -489,7 +490,8 @@ class ResultsBundle:
     def reaim_tables(self) -> dict[str, pd.DataFrame]:
         """Format the RE-AIM tables (reach, adoption, completion, fidelity and dose, maintenance).
 
-        Proportions as percentages with their intervals, suppressed counts as ``"<5"``.
+        Proportions as percentages with their intervals; values the result tables hid (small
+        counts and their complements) as ``"suppressed"``.
         """
         out = {}
         for key in ("reach", "adoption", "completion", "fidelity_dose", "maintenance"):
@@ -519,8 +521,14 @@ class ResultsBundle:
                 else:
                     shown[col] = values.astype(str)
             if "suppressed" in t:
+                # A suppressed row keeps what the result table left visible; every value it hid
+                # (a small count, or its complement) shows as "suppressed", never as "<5": the
+                # complement of a small count can be large, and the minimum is the plan's.
+                hidden_row = t.suppressed.astype(bool).to_numpy()
                 for col in shown.columns[1:]:
-                    shown.loc[t.suppressed.astype(bool), col] = "<5"
+                    source = t[col] if col in t else pd.Series(np.nan, index=t.index)
+                    hide = hidden_row & source.isna().to_numpy()
+                    shown.loc[hide, col] = "suppressed"
             shown.columns = [str(c).replace("_", " ") for c in shown.columns]
             out[str((entry or {}).get("title", key))] = shown.reset_index(drop=True)
         return out
