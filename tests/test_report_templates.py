@@ -202,6 +202,11 @@ def test_every_template_renders_to_pdf_and_docx_with_its_title(rendered, name):
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") + pdf.count(b"/Type/Page") >= 1
     with zipfile.ZipFile(files[f"{name}.docx"]) as docx:
         xml = docx.read("word/document.xml").decode("utf-8")
+    # Every image carries its alt text in the DOCX (descr) and the tagged PDF (/Alt).
+    images = _html(rendered, name).count("<img")
+    descr = re.findall(r'<wp:docPr [^>]*descr="([^"]+)"', xml)
+    assert len(descr) == images
+    assert pdf.count(b"/Alt") >= images
     html_title = re.search(r"<title>(.*?)</title>", _html(rendered, name), re.S).group(1).strip()
     first_words = html_title.split(":")[0].split()[0]
     assert first_words in xml

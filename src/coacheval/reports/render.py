@@ -725,7 +725,8 @@ def _resolve(path: Any, base: Path) -> str:
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
-_MD_IMAGE = re.compile(r"(!\[[^\]]*\]\()([^)\s]+)")
+_MD_IMAGE = re.compile(r"(!\[([^\]]*)\]\()([^)\s]+)\)(\{[^}]*\})?")
+_ALT_ATTR = re.compile(r'(?:fig-alt|alt)="((?:[^"\\]|\\.)*)"')
 
 
 def _localise_images(markdown: str, work: Path, template_dir: Path) -> str:
@@ -733,7 +734,9 @@ def _localise_images(markdown: str, work: Path, template_dir: Path) -> str:
 
     Typst reads files only under its root (the work folder) and cannot read the data URIs that
     Pandoc passes through, so images referenced by absolute paths, paths outside the work
-    folder, or ``data:`` URIs are written to ``work/_media`` and the references rewritten.
+    folder, or ``data:`` URIs are written to ``work/_media`` and the references rewritten. An
+    image with alt text (``fig-alt`` or ``alt`` attribute) becomes a raw Typst figure carrying
+    it, because Pandoc's Typst writer drops alt text.
 
     Examples
     --------
@@ -742,13 +745,15 @@ def _localise_images(markdown: str, work: Path, template_dir: Path) -> str:
     >>> png = base64.b64encode(b"PNG fake").decode()
     >>> _localise_images(f"![a](data:image/png;base64,{png})", work, work)
     '![a](_media/image-1.png)'
+    >>> _localise_images(f'![Rates](data:image/png;base64,{png}){{fig-alt="Two lines"}}', work, work)
+    '`#figure(image("_media/image-1.png", alt: "Two lines", width: 100%), caption: [Rates])`{=typst}'
     """
     media = work / "_media"
     count = 0
 
     def replace(match: re.Match[str]) -> str:
         nonlocal count
-        target = match.group(2)
+        target = match.group(3)
         if target.startswith(("http://", "https://")):
             return match.group(0)
         if target.startswith("data:"):
@@ -760,14 +765,25 @@ def _localise_images(markdown: str, work: Path, template_dir: Path) -> str:
             path = path if path.is_absolute() else (work / path)
             if not path.is_file():
                 path = template_dir / target
-            if not path.is_file() or path.resolve().is_relative_to(work.resolve()):
+            if not path.is_file():
                 return match.group(0)
+            if path.resolve().is_relative_to(work.resolve()):
+                return _typst_image(match, path.resolve().relative_to(work.resolve()).as_posix())
             ext, data = path.suffix, path.read_bytes()
         count += 1
         media.mkdir(exist_ok=True)
         name = f"image-{count}{ext}"
         (media / name).write_bytes(data)
-        return f"{match.group(1)}_media/{name}"
+        return _typst_image(match, f"_media/{name}")
+
+    def _typst_image(match: re.Match[str], rel: str) -> str:
+        caption, attrs = match.group(2), match.group(4) or ""
+        alt = _ALT_ATTR.search(attrs)
+        if alt is None:
+            return f"![{caption}]({rel}){attrs}"
+        image = f"image({_typst_string(rel)}, alt: {_typst_string(alt.group(1))}, width: 100%)"
+        body = f"#figure({image}, caption: [{_typst_text(caption)}])" if caption else f"#{image}"
+        return f"`{body}`{{=typst}}"
 
     return _MD_IMAGE.sub(replace, markdown)
 
