@@ -138,6 +138,23 @@ def test_executive_summary_numbers_headings_and_length(rendered, results_folder)
             except zlib.error:
                 pass
     assert 1 <= pages <= 2
+    # The Word version carries the same numbers (PDF text is checked where pdftotext exists).
+    import zipfile
+
+    with zipfile.ZipFile(rendered[0]["executive.docx"]) as docx:
+        words = re.sub(r"<[^>]+>", "", docx.read("word/document.xml").decode("utf-8"))
+    words = words.replace("&amp;", "&")
+    for number in (
+        fmt_interval(engagement.conf_low, engagement.conf_high, 2),
+        fmt_interval(hr.conf_low, hr.conf_high, 2),
+        fmt_money(nb.estimate),
+    ):
+        assert number in words
+    if shutil.which("pdftotext"):
+        pdf_text = subprocess.run(
+            ["pdftotext", str(pdf), "-"], capture_output=True, text=True
+        ).stdout
+        assert fmt_money(nb.estimate) in pdf_text
 
 
 def test_quarterly_report_kpis_charts_and_data_quality(rendered, results_folder):
