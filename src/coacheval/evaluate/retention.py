@@ -122,6 +122,25 @@ def _cox_row(
     }
 
 
+def _rmst_difference_row(
+    result: Any, *, label: str, tau: float, method: str, versus: str, people: int, design: str
+) -> dict[str, Any]:
+    """Build the estimate row of an RMST difference (enrolled minus the comparison), in years."""
+    diff = result.contrasts[result.contrasts.term.str.startswith("difference")].iloc[0]
+    return {
+        "analysis": "retention",
+        "outcome": label,
+        "estimand": f"years retained in the first {tau:g} years after a cohort starts "
+        f"(RMST), enrolled minus {versus}",
+        "method": method,
+        "term": "enrolled - not enrolled",
+        **{k: diff[k] for k in ("estimate", "std_error", "conf_low", "conf_high", "p_value")},
+        "n": people,
+        "n_clusters": people,
+        "design": design,
+    }
+
+
 def retention_estimates(
     study: Any, plan: Plan, notes: list[str]
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Any]]:
@@ -441,7 +460,6 @@ def _landmark_rmst(
         )
     except CoachevalError as exc:
         notes.append(f"retention: cumulative incidence not estimated ({exc})")
-    diff = res.contrasts[res.contrasts.term.str.startswith("difference")].iloc[0]
     out = _landmark_finegray(trials, cause, label, level, results, notes) if cause else []
     out.extend(_adjusted_rmst(trials, tau, label, level, results, notes))
     try:
@@ -458,23 +476,16 @@ def _landmark_rmst(
             "(treats a leader's trials as independent)"
         )
     out.append(
-        {
-            "analysis": "retention",
-            "outcome": label,
-            "estimand": f"years retained in the first {tau:g} years after a cohort starts "
-            "(RMST), enrolled minus not enrolled",
-            "method": "rmst_landmark",
-            "term": "enrolled - not enrolled",
-            "estimate": diff.estimate,
-            "std_error": diff.std_error,
-            "conf_low": diff.conf_low,
-            "conf_high": diff.conf_high,
-            "p_value": diff.p_value,
-            "n": int(trials.person.nunique()),
-            "n_clusters": int(trials.person.nunique()),
-            "design": f"landmark trials at {trials.trial.nunique()} cohort starts, unadjusted, "
+        _rmst_difference_row(
+            res,
+            label=label,
+            tau=tau,
+            method="rmst_landmark",
+            versus="not enrolled",
+            people=int(trials.person.nunique()),
+            design=f"landmark trials at {trials.trial.nunique()} cohort starts, unadjusted, "
             "robust SE by person (a leader can be in several trials)",
-        }
+        )
     )
     return out
 
@@ -619,25 +630,17 @@ def _adjusted_rmst(
         return []
     results[("rmst_landmark_ipw", label)] = adjusted
     results[("km_landmark_ipw", label)] = curves
-    diff = adjusted.contrasts[adjusted.contrasts.term.str.startswith("difference")].iloc[0]
     return [
-        {
-            "analysis": "retention",
-            "outcome": label,
-            "estimand": f"years retained in the first {tau:g} years after a cohort starts "
-            "(RMST), enrolled minus comparison weighted to resemble the enrolled",
-            "method": "rmst_landmark_ipw",
-            "term": "enrolled - not enrolled",
-            "estimate": diff.estimate,
-            "std_error": diff.std_error,
-            "conf_low": diff.conf_low,
-            "conf_high": diff.conf_high,
-            "p_value": diff.p_value,
-            "n": int(data.person.nunique()),
-            "n_clusters": int(data.person.nunique()),
-            "design": "landmark trials, ATT propensity weights on "
+        _rmst_difference_row(
+            adjusted,
+            label=label,
+            tau=tau,
+            method="rmst_landmark_ipw",
+            versus="comparison weighted to resemble the enrolled",
+            people=int(data.person.nunique()),
+            design="landmark trials, ATT propensity weights on "
             f"{', '.join(covariates)}; jackknife SE by person, weights treated as known",
-        }
+        )
     ]
 
 
