@@ -564,7 +564,9 @@ def _render_reports(
 ) -> dict[str, Any]:
     from coacheval._resources import resource_dir
     from coacheval.reports import render
+    from coacheval.reports.results import load_results
 
+    load_results(results)  # a folder that is not an evaluation fails here, before any kernel
     rendered = {}
     for name in templates:
         path = Path(name)
