@@ -82,6 +82,34 @@ class AttritionTable(TableResult):
     rate_difference
         Difference in response rates, first group minus second, with its Wald interval
         ``(estimate, conf_low, conf_high)``; NaNs with a single group.
+
+    Examples
+    --------
+    Returned by :func:`attrition_table`:
+
+    >>> import pandas as pd
+    >>> from coacheval.effects.attrition import attrition_table
+    >>> df = pd.DataFrame({"g": [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0],
+    ...                    "resp": [1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 0, 1],
+    ...                    "base": [3.0, 4, 3.5, 2, 3, 2.5, 2.5, 2, 4, 3, 3.5, 3]})
+    >>> t = attrition_table(df, responded_col="resp", group_col="g", continuous=["base"])
+    >>> t.table[["group", "n_baseline", "n_responded", "response_rate", "conf_low"]].round(3)
+              group  n_baseline  n_responded  response_rate  conf_low
+    0  Participants           6            4          0.667     0.300
+    1    Comparison           6            3          0.500     0.188
+    2           All          12            7          0.583     0.320
+    >>> [round(v, 3) for v in t.rate_difference]  # participants - comparison, with its 95% CI
+    [0.167, -0.383, 0.717]
+    >>> t.characteristics[["group", "status", "n", "mean", "sd"]].round(3)
+              group          status  n   mean     sd
+    0  Participants      Responders  4  3.375  0.479
+    1  Participants  Non-responders  2  2.250  0.354
+    2    Comparison      Responders  3  2.833  0.289
+    3    Comparison  Non-responders  3  3.167  1.041
+    >>> t.smd.round(3)
+              group variable    smd
+    0  Participants     base  2.673
+    1    Comparison     base -0.436
     """
 
     table: pd.DataFrame

@@ -126,6 +126,32 @@ class OLSResult(TableResult):
         Residual standard error ``sqrt(sum(w u^2) / (n - k))``.
     vcov_type, inference, level
         The options used.
+
+    Examples
+    --------
+    Returned by :func:`fit_ols`:
+
+    >>> import numpy as np
+    >>> from coacheval.effects.inference import fit_ols
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(12), 5)
+    >>> x = rng.normal(size=60)
+    >>> y = 1 + 0.5 * x + rng.normal(size=12)[g] + rng.normal(size=60)
+    >>> res = fit_ols(y, np.column_stack([np.ones(60), x]), names=["(Intercept)", "x"], cluster=g)
+    >>> res.vcov_type, res.n, res.n_clusters, res.df_resid
+    ('CR1', 60, (12,), 58)
+    >>> res.coef.round(3)
+    (Intercept)    0.809
+    x              0.485
+    Name: estimate, dtype: float64
+    >>> res.std_error.round(3)
+    (Intercept)    0.229
+    x              0.120
+    dtype: float64
+    >>> res.table[["term", "estimate", "std_error", "p_value", "conf_low", "conf_high"]].round(3)
+              term  estimate  std_error  p_value  conf_low  conf_high
+    0  (Intercept)     0.809      0.229    0.005     0.305      1.313
+    1            x     0.485      0.120    0.002     0.220      0.750
     """
 
     table: pd.DataFrame
@@ -170,6 +196,25 @@ class BootstrapResult(TableResult):
         Whether every Rademacher sign vector was used instead of random draws.
     weights, impose_null, p_value_type, level, n, n_clusters
         The options and sizes.
+
+    Examples
+    --------
+    Returned by :func:`wild_cluster_bootstrap`; with 10 clusters every one of the 2^10
+    Rademacher sign vectors is used:
+
+    >>> import numpy as np
+    >>> from coacheval.effects.inference import wild_cluster_bootstrap
+    >>> rng = np.random.default_rng(3)
+    >>> g = np.repeat(np.arange(10), 20)
+    >>> x = rng.normal(size=200) + rng.normal(size=10)[g]
+    >>> y = 0.15 * x + rng.normal(size=10)[g] + rng.normal(size=200)
+    >>> X = np.column_stack([np.ones(200), x])
+    >>> boot = wild_cluster_bootstrap(y, X, g, term=1, names=["(Intercept)", "x"])
+    >>> boot.full_enumeration, boot.draws, boot.n_clusters, boot.t_boot.shape
+    (True, 1024, 10, (1024,))
+    >>> boot.table[["term", "estimate", "statistic", "p_value", "conf_low", "conf_high"]].round(3)
+      term  estimate  statistic  p_value  conf_low  conf_high
+    0    x     0.144      2.237    0.049     0.001      0.333
     """
 
     table: pd.DataFrame

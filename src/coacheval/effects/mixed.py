@@ -72,7 +72,31 @@ _EIGEN_TOL = 1e-8  # lmerTest's tolerance on the eigenvalues of the varpar Hessi
 
 
 class MixedConvergenceError(CoachevalError, RuntimeError):
-    """The optimiser did not reach a stationary point of the REML/ML criterion."""
+    """The optimiser did not reach a stationary point of the REML/ML criterion.
+
+    Examples
+    --------
+    Raised by :func:`fit_mixed` when the optimiser stops away from a stationary point. Here the
+    outcome never varies within a group, so the residual variance is zero and ``theta = sigma_g /
+    sigma`` grows without bound:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from coacheval.effects.mixed import MixedConvergenceError, fit_mixed
+    >>> df = pd.DataFrame({"g": np.repeat(np.arange(5), 3), "x": np.tile([0.0, 1.0, 2.0], 5)})
+    >>> df["y"] = 2.0 * df["g"]
+    >>> fit_mixed(df, outcome="y", fixed=["x"], groups=["g"])
+    Traceback (most recent call last):
+        ...
+    coacheval.effects.mixed.MixedConvergenceError: the optimiser stopped at theta = [...] ...
+
+    It is a :class:`~coacheval.errors.CoachevalError`, so one ``except`` clause catches it with
+    coacheval's other errors:
+
+    >>> from coacheval.errors import CoachevalError
+    >>> issubclass(MixedConvergenceError, CoachevalError)
+    True
+    """
 
 
 # --------------------------------------------------------------------------- numerical engine
@@ -477,6 +501,30 @@ class ContrastResult(TableResult):
         (``df`` is Satterthwaite's, or NaN for a Wald z test).
     weights
         The weight of each fixed-effect term.
+
+    Examples
+    --------
+    Returned by :meth:`MixedResult.contrast` and :meth:`MixedResult.difference`:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from coacheval.effects.mixed import fit_mixed
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(20), 4)
+    >>> t = np.tile(np.arange(4.0), 20)
+    >>> y = 1 + 0.5 * t + rng.normal(size=20)[g] + rng.normal(size=80)
+    >>> fit = fit_mixed(pd.DataFrame({"y": y, "t": t, "g": g}), outcome="y", fixed=["t"],
+    ...                 groups=["g"])
+    >>> c = fit.contrast({"(Intercept)": 1, "t": 3}, label="mean at t = 3")
+    >>> round(c.estimate, 3), round(c.std_error, 3)
+    (2.393, 0.194)
+    >>> c.weights
+    (Intercept)    1.0
+    t              3.0
+    Name: weight, dtype: float64
+    >>> c.table[["term", "estimate", "df", "conf_low", "conf_high"]].round(3)
+                term  estimate      df  conf_low  conf_high
+    0  mean at t = 3     2.393  53.915     2.003      2.782
     """
 
     table: pd.DataFrame
@@ -528,6 +576,48 @@ class MixedResult(TableResult):
         "theta")``, in the order of ``groups``) and the residual SD (``sigma(fit)``).
     notes
         What was dropped or relabelled, singular fits, and the kind of inference.
+
+    Examples
+    --------
+    Returned by :func:`fit_mixed`; four survey waves of 50 leaders:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from coacheval.effects.mixed import fit_mixed
+    >>> rng = np.random.default_rng(3)
+    >>> leader = np.repeat(np.arange(50), 4)
+    >>> wave = np.tile(np.arange(4.0), 50)
+    >>> y = 3 + 0.2 * wave + rng.normal(0, 0.8, 50)[leader] + rng.normal(0, 0.5, 200)
+    >>> df = pd.DataFrame({"score": y, "wave": wave, "leader": leader})
+    >>> fit = fit_mixed(df, outcome="score", fixed=["wave"], groups=["leader"])
+    >>> fit.params.round(3)
+    term
+    (Intercept)    3.019
+    wave           0.202
+    Name: estimate, dtype: float64
+    >>> fit.variance_components.round(3)
+          group  variance  std_dev  theta  n_groups
+    0    leader     0.786    0.886  1.729        50
+    1  Residual     0.263    0.513    NaN      <NA>
+    >>> fit.n_obs, fit.n_groups, fit.singular
+    (200, {'leader': 50}, False)
+    >>> print(fit.summary())
+    Linear mixed model fit by REML: score ~ 1 + wave + (1 | leader)
+    <BLANKLINE>
+    Fixed effects:
+           term  estimate  std_error  statistic    df   p_value  conf_low  conf_high
+    (Intercept)     3.019     0.1393      21.67 63.17 5.982e-31      2.74      3.297
+           wave    0.2021    0.03244      6.232   149 4.489e-09     0.138     0.2662
+    <BLANKLINE>
+    Random effects:
+       group  variance  std_dev  theta  n_groups
+      leader    0.7859   0.8865  1.729        50
+    Residual     0.263   0.5129    NaN      <NA>
+    <BLANKLINE>
+    REML criterion 433.78; logLik -216.89; AIC 441.78; BIC 454.98
+    Observations: 200 (0 dropped); groups: leader 50
+    <BLANKLINE>
+    degrees of freedom: Satterthwaite (as lmerTest)
     """
 
     table: pd.DataFrame

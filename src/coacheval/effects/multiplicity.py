@@ -23,6 +23,7 @@ from coacheval.errors import ConfigError, DataValidationError
 
 __all__ = ["AdjustMethod", "add_adjusted_p", "bh_qvalues", "holm_adjust"]
 
+#: Adjustment of :func:`add_adjusted_p`: ``"BH"`` (Benjamini–Hochberg q-values) or ``"holm"``.
 AdjustMethod = Literal["BH", "holm"]
 
 

@@ -62,6 +62,27 @@ class PooledResult(TableResult):
         Complete-data degrees of freedom (``inf``: large sample, Rubin's 1987 df).
     alpha
         1 - confidence level of the intervals.
+
+    Examples
+    --------
+    Returned by :func:`pool_rubin` (and by :func:`~coacheval.effects.imputation.pool_fits`).
+    Two terms estimated in each of three completed data sets:
+
+    >>> from coacheval.effects.pooling import pool_rubin
+    >>> estimates = [[1.0, 0.50], [1.2, 0.45], [0.9, 0.60]]
+    >>> variances = [[0.04, 0.010], [0.05, 0.012], [0.04, 0.011]]
+    >>> res = pool_rubin(estimates, variances, terms=["(Intercept)", "coached"], df_complete=40)
+    >>> res.terms, res.m
+    (('(Intercept)', 'coached'), 3)
+    >>> res.estimate.round(3), res.std_error.round(3)
+    (array([1.033, 0.517]), array([0.273, 0.137]))
+    >>> res.table[["term", "estimate", "df", "p_value", "riv", "fmi"]].round(3)
+              term  estimate     df  p_value    riv    fmi
+    0  (Intercept)     1.033  7.555    0.006  0.718  0.528
+    1      coached     0.517  7.660    0.006  0.707  0.524
+    >>> res.between.round(4)
+    array([[ 0.0233, -0.0108],
+           [-0.0108,  0.0058]])
     """
 
     table: pd.DataFrame

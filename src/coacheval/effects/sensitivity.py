@@ -67,6 +67,26 @@ class EValueResult(TableResult):
         ``true`` value; NaN when no interval was given).
     true
         The value the estimate is shifted to (the null by default), on the scale given.
+
+    Examples
+    --------
+    Returned by :func:`evalue_rr`, :func:`evalue_or`, :func:`evalue_hr` and :func:`evalue_smd`.
+    A hazard ratio of turnover of 0.56 (95% CI 0.46 to 0.69) for coached leaders:
+
+    >>> from coacheval.effects.sensitivity import evalue_hr
+    >>> res = evalue_hr(0.56, 0.46, 0.69, rare=False)  # In R: EValue::evalues.HR(..., rare = FALSE)
+    >>> res.measure, res.true
+    ('HR', 1.0)
+    >>> round(res.evalue_point, 3), round(res.evalue_ci, 3)
+    (2.35, 1.908)
+    >>> res.table.round(3)
+      quantity  estimate     rr  evalue
+    0    point      0.56  0.670   2.350
+    1    lower      0.46  0.586     NaN
+    2    upper      0.69  0.774   1.908
+
+    An unmeasured confounder associated with both coaching and turnover by risk ratios of 2.35
+    each could explain the estimate away; 1.91 each would move the interval to include 1.
     """
 
     table: pd.DataFrame

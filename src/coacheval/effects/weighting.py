@@ -313,6 +313,30 @@ class PropensityModel(TableResult):
         Residual deviance and the number of Fisher-scoring iterations.
     n, n_treated
         Rows used and how many were treated.
+
+    Examples
+    --------
+    Returned by :func:`fit_propensity`:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from coacheval.effects.weighting import fit_propensity
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"age": rng.normal(45, 8, 300), "unit": rng.choice(list("abc"), 300)})
+    >>> df["coached"] = rng.binomial(1, 1 / (1 + np.exp((df.age - 45) / 8)))
+    >>> m = fit_propensity(df, treatment="coached", covariates=["age", "unit"])
+    >>> m.n, m.n_treated, m.iterations
+    (300, 150, 5)
+    >>> round(m.deviance, 3)
+    380.497
+    >>> m.table[["term", "estimate", "std_error", "p_value"]].round(3)
+              term  estimate  std_error  p_value
+    0  (Intercept)     4.206      0.856    0.000
+    1          age    -0.101      0.019    0.000
+    2        unitb     0.243      0.290    0.402
+    3        unitc     0.537      0.310    0.083
+    >>> m.ps[:4].round(3)
+    array([0.483, 0.322, 0.413, 0.779])
     """
 
     table: pd.DataFrame
@@ -534,6 +558,27 @@ class TrimResult(TableResult):
         Boolean mask over the rows (True = kept).
     lower, upper
         The bounds applied (inclusive).
+
+    Examples
+    --------
+    Returned by :func:`trim`, here with Crump et al.'s rule on fitted propensity scores:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from coacheval.effects.weighting import fit_propensity, trim
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"age": rng.normal(45, 8, 300)})
+    >>> df["coached"] = rng.binomial(1, 1 / (1 + np.exp((df.age - 45) / 4)))
+    >>> ps = fit_propensity(df, treatment="coached", covariates=["age"]).ps
+    >>> t = trim(ps, df["coached"], rule="crump")
+    >>> round(t.lower, 3), round(t.upper, 3), t.n_dropped
+    (0.097, 0.903, 76)
+    >>> t.table[["n_dropped_treated", "n_dropped_control", "n_kept"]]
+       n_dropped_treated  n_dropped_control  n_kept
+    0                 51                 25     224
+    >>> kept = df[t.keep]  # re-fit the propensity model on these rows
+    >>> len(kept)
+    224
     """
 
     table: pd.DataFrame
@@ -713,6 +758,33 @@ class BalanceResult(TableResult):
         ``group, n, ess_un, ess_adj``: Kish effective sample sizes.
     estimand, s_d_denom, threshold
         The conventions used.
+
+    Examples
+    --------
+    Returned by :func:`balance_table` (and kept as ``balance`` on the result of
+    :func:`weighted_att`):
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from coacheval.effects.weighting import balance_table, balancing_weights, fit_propensity
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"age": rng.normal(45, 8, 300), "unit": rng.choice(list("abc"), 300)})
+    >>> df["coached"] = rng.binomial(1, 1 / (1 + np.exp((df.age - 45) / 8)))
+    >>> ps = fit_propensity(df, treatment="coached", covariates=["age", "unit"]).ps
+    >>> w = balancing_weights(ps, df["coached"], estimand="ATT")
+    >>> bal = balance_table(df, "coached", w, ["age", "unit"])
+    >>> bal.table[["term", "type", "diff_un", "diff_adj", "balanced"]].round(3)
+         term        type  diff_un  diff_adj  balanced
+    0     age  continuous   -0.716     0.079      True
+    1  unit_a      binary   -0.067     0.028      True
+    2  unit_b      binary    0.007    -0.074      True
+    3  unit_c      binary    0.060     0.046      True
+    >>> round(bal.max_abs_diff, 3), bal.s_d_denom
+    (0.079, 'treated')
+    >>> bal.ess.round(1)
+         group    n  ess_un  ess_adj
+    0  treated  150   150.0    150.0
+    1  control  150   150.0     87.9
     """
 
     table: pd.DataFrame
@@ -989,6 +1061,32 @@ class EffectResult(TableResult):
         Coefficients of the propensity model.
     trimming
         What trimming dropped, when it was asked for.
+
+    Examples
+    --------
+    Returned by :func:`weighted_att` and :func:`aipw_att`. Leaders who were more engaged enrolled
+    more often, so the unadjusted difference overstates the true effect of 0.5:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from coacheval.effects.weighting import weighted_att
+    >>> rng = np.random.default_rng(7)
+    >>> n = 400
+    >>> df = pd.DataFrame({"engaged": rng.normal(size=n), "unit": rng.integers(0, 20, n)})
+    >>> df["coached"] = rng.binomial(1, 1 / (1 + np.exp(-df.engaged)))
+    >>> df["score"] = 3 + 0.5 * df.coached + 0.8 * df.engaged + rng.normal(size=n)
+    >>> res = weighted_att(df, outcome="score", treatment="coached", covariates=["engaged"],
+    ...                    cluster="unit")
+    >>> res.estimand, res.vcov, res.n_treated, res.n_control, res.n_clusters
+    ('ATT', 'CR1', 181, 219, 20.0)
+    >>> round(res.estimate, 3), round(res.std_error, 3), [round(v, 3) for v in res.conf_int]
+    (0.545, 0.152, [0.228, 0.863])
+    >>> res.table[["term", "estimate", "std_error", "df", "conf_low", "conf_high"]].round(3)
+                        term  estimate  std_error    df  conf_low  conf_high
+    0                    ATT     0.545      0.152  19.0     0.228      0.863
+    1  unadjusted difference     1.022      0.133  19.0     0.745      1.300
+    >>> round(res.balance.max_abs_diff, 3)
+    0.066
     """
 
     table: pd.DataFrame
