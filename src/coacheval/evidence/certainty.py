@@ -69,6 +69,16 @@ Examples
 >>> r = rate_certainty(e, {}, plan=plan)
 >>> r.table[["outcome", "start", "level"]].values.tolist()
 [['burnout', 'moderate', 'moderate']]
+
+The levels (lowest first), the starting levels and the rules are public constants:
+
+>>> from coacheval.evidence.certainty import LEVELS, RULES, START
+>>> LEVELS
+('very low', 'low', 'moderate', 'high')
+>>> START[("staggered_did", "survey outcomes")][0], START[("single_arm", "*")][0]
+('moderate', 'low')
+>>> len(RULES), RULES[1].name, RULES[1].threshold
+(7, 'benefit_and_harm', 0.2)
 """
 
 from __future__ import annotations
@@ -143,6 +153,21 @@ class Rule:
         The number the rule compares with (its meaning is in ``description``).
     description
         The rule in words (shown in the rules table of a report).
+
+    Examples
+    --------
+    The rules coacheval applies are the rows of :data:`RULES`:
+
+    >>> from coacheval.evidence.certainty import RULES
+    >>> rule = RULES[0]
+    >>> rule.name, rule.domain, rule.threshold
+    ('includes_no_effect', 'imprecision', 0.0)
+    >>> rule.analyses
+    ('survey outcomes', 'retention', 'economics', 'spillover')
+    >>> rule.description
+    'the interval includes no effect (0 for differences, 1 for ratios)'
+    >>> [r.name for r in RULES if r.domain == "risk of bias"]
+    ['pre_trends', 'imbalance', 'attrition', 'non_proportional_hazards']
     """
 
     name: str
@@ -229,6 +254,33 @@ class CertaintyResult(TableResult):
         One row per step: ``outcome, rule, domain, change, reason`` (the start has change 0).
     rules
         The rules table (:data:`RULES`) as a DataFrame, for the methods section of a report.
+
+    Examples
+    --------
+    Returned by :func:`rate_certainty`. A retention hazard ratio whose interval includes 1, from
+    a study with 35% power:
+
+    >>> import pandas as pd
+    >>> from coacheval.evidence.certainty import rate_certainty
+    >>> e = pd.DataFrame([{"analysis": "retention", "outcome": "voluntary turnover",
+    ...     "method": "cox_tv", "term": "enrolled", "estimate": 0.8, "conf_low": 0.6,
+    ...     "conf_high": 1.07}])
+    >>> diagnostics = {"power:voluntary turnover": {"table": [{"scenario": "target",
+    ...     "hazard_ratio": 0.85, "power": 0.35}]}}
+    >>> plan = {"design": {"type": "staggered_did"}, "retention": {"target_hazard_ratio": 0.85}}
+    >>> r = rate_certainty(e, diagnostics, plan=plan)
+    >>> r.table[["outcome", "start", "downgrades", "level"]]
+                  outcome start  downgrades     level
+    0  voluntary turnover   low           2  very low
+    >>> r.table.not_checked.iloc[0]
+    'non_proportional_hazards'
+    >>> r.details[["rule", "domain", "change"]]
+                     rule       domain  change
+    0               start       design       0
+    1  includes_no_effect  imprecision      -1
+    2        underpowered  imprecision      -1
+    >>> r.rules.columns.tolist()
+    ['rule', 'domain', 'applies_to', 'threshold', 'description']
     """
 
     table: pd.DataFrame

@@ -90,6 +90,25 @@ class ScaleInfo:
         Range of the scored scale (after any item multiplier), or NaN when unknown.
     higher_is_better
         ``True``, ``False``, or ``None`` when the direction is unknown.
+
+    Examples
+    --------
+    Returned by :func:`scale_info`, from the instrument library:
+
+    >>> from coacheval.evidence.sentences import scale_info
+    >>> s = scale_info("work_engagement")
+    >>> s
+    ScaleInfo(label='Work engagement', short_name='UWES-9', low=0.0, high=6.0, higher_is_better=True)
+    >>> s.units, s.decimals
+    ('0-6 UWES-9 scale', 2)
+    >>> scale_info("my_new_scale")
+    ScaleInfo(label='My new scale', short_name='', low=nan, high=nan, higher_is_better=None)
+
+    A scale that is not in the library can be described by hand:
+
+    >>> from coacheval.evidence.sentences import ScaleInfo
+    >>> ScaleInfo("Team climate", "TCI-14", 1, 5, higher_is_better=True).units
+    '1-5 TCI-14 scale'
     """
 
     label: str
