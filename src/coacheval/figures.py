@@ -26,6 +26,14 @@ Forest plot of 1 estimate, a ratio on a log scale with the no-effect line at 1: 
 (0.60 to 1.10); none of the intervals excludes 1.
 >>> figure_markdown(fig, "figures/forest.png", "Hazard ratio")[:51]
 '![Hazard ratio](figures/forest.png){fig-alt="Forest'
+
+The colours are public, for figures drawn by hand in the same style:
+
+>>> from coacheval.figures import OKABE_ITO, PALETTE
+>>> OKABE_ITO["blue"], OKABE_ITO["vermillion"]
+('#0072B2', '#D55E00')
+>>> len(PALETTE), PALETTE[:3]
+(8, ('#0072B2', '#E69F00', '#009E73'))
 """
 
 from __future__ import annotations

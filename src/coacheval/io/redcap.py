@@ -9,6 +9,14 @@ validated. The reader uses it to drop identifier fields before anything else see
 labels back into codes, to write dates as ISO text and to replace decimal commas.
 
 Every cell stays text: types are checked later, against the data contract.
+
+Examples
+--------
+A data dictionary has REDCap's 18 columns (:data:`DICTIONARY_COLUMNS`):
+
+>>> from coacheval.io.redcap import DICTIONARY_COLUMNS
+>>> len(DICTIONARY_COLUMNS), DICTIONARY_COLUMNS[0], DICTIONARY_COLUMNS[10]
+(18, 'Variable / Field Name', 'Identifier?')
 """
 
 from __future__ import annotations

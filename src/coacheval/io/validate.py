@@ -23,6 +23,17 @@ Stated handling, beyond the schema constraints:
 * A missing required column makes every row of that file fail (``missing_column``).
 * Foreign keys are checked against every row of the parent file, kept or quarantined, so one
   bad roster row does not cascade; a reference to a quarantined parent row is a warning.
+
+Examples
+--------
+Tables are validated parents first (:data:`TABLE_ORDER`), and every clean or quarantined row
+keeps the file and line it came from in the lineage columns (:data:`LINEAGE`):
+
+>>> from coacheval.io.validate import LINEAGE, TABLE_ORDER
+>>> TABLE_ORDER[:4]
+('program_cohorts', 'survey_waves', 'hr_roster', 'hr_snapshot')
+>>> LINEAGE
+('_file', '_row')
 """
 
 from __future__ import annotations
@@ -54,6 +65,8 @@ from coacheval.io.rules import RULES, RuleContext
 from coacheval.io.schema import TableSchema, load_table_schemas
 from coacheval.measures.instruments import Instrument, load_instruments
 
+#: Lineage columns of every clean and quarantine table: the file a row came from and its line
+#: number in that file (the header is line 1).
 LINEAGE = ("_file", "_row")
 
 
@@ -69,7 +82,39 @@ __all__ = [
 
 
 class TableValidator:
-    """Validate one table's files (see the module docstring for the rules)."""
+    """Validate one table's files (see the module docstring for the rules).
+
+    Examples
+    --------
+    :func:`validate_folder` runs one validator per table, parents first (:data:`TABLE_ORDER`).
+    One table's files can be checked on their own:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from coacheval.io.config import ExtractConfig
+    >>> from coacheval.io.pseudonymise import PseudonymKey
+    >>> from coacheval.io.rules import RuleContext
+    >>> from coacheval.io.schema import load_table_schemas
+    >>> from coacheval.io.validate import TableValidator
+    >>> path = Path(tempfile.mkdtemp()) / "program_cohorts.csv"
+    >>> pd.DataFrame({"cohort_id": ["C1", "C2"], "start_date": ["2024-01-08", "2024-09-02"],
+    ...               "end_date": ["2024-06-28", "2024-02-01"], "planned_sessions": [12, 0]},
+    ...              ).to_csv(path, index=False)
+    >>> spec = load_table_schemas()["program_cohorts"]
+    >>> validator = TableValidator(spec, ExtractConfig(), PseudonymKey(b"k" * 32), {},
+    ...                            RuleContext(), {})
+    >>> result = validator.validate([path])
+    >>> result.rows_in, result.rows_clean, result.rows_quarantined
+    (2, 1, 1)
+    >>> result.clean
+      cohort_id start_date   end_date  planned_sessions                _file  _row
+    0        C1 2024-01-08 2024-06-28                12  program_cohorts.csv     2
+    >>> for reason in result.quarantine.loc[0, "reasons"].split("; "):
+    ...     print(reason)
+    cohort_end_after_start: end_date must be after start_date
+    range: 0 is outside the allowed range 1 to 200
+    """
 
     def __init__(
         self,
