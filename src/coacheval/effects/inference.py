@@ -8,7 +8,7 @@ Two public functions, numpy/scipy only:
   coefficient, with a p-value and a confidence interval by test inversion, vectorised over draws.
 
 Conventions matched (checked against R in ``tests/test_inference_vs_r.py``)
---------------------------------------------------------------------------
+---------------------------------------------------------------------------
 With ``A = (X'WX)^-1``, residuals ``u = y - Xb``, scores ``s_i = w_i u_i x_i`` and ``k``
 columns, ``n`` rows:
 
