@@ -51,6 +51,14 @@ Examples
 660000
 >>> round(res.break_even_hazard_ratio, 4)
 0.963
+
+The cost categories of the data contract, and the source of each default cost assumption:
+
+>>> from coacheval.quality.economics import COST_CATEGORIES, COST_SOURCES
+>>> COST_CATEGORIES
+('training', 'staff', 'faculty', 'events', 'materials', 'participant_time', 'other')
+>>> COST_SOURCES["cost_per_rn_turnover_usd"][:38]
+'[S] USD 61,110 per bedside RN turnover'
 """
 
 from __future__ import annotations
@@ -166,6 +174,34 @@ class CostResult(TableResult):
         The window asked for (``None`` when open).
     first_date, last_date
         Dates of the first and last item counted (``None`` when there is none).
+
+    Examples
+    --------
+    Returned by :func:`program_cost`:
+
+    >>> import pandas as pd
+    >>> from coacheval.quality.economics import program_cost
+    >>> costs = pd.DataFrame({
+    ...     "cohort_id": ["", "C1", "C1", "C2"],
+    ...     "category": ["training", "faculty", "participant_time", "faculty"],
+    ...     "cost_date": ["2023-01-10", "2023-02-01", "2024-01-31", "2024-03-01"],
+    ...     "amount_usd": [18000.0, 22000.0, 9500.0, 22000.0]})
+    >>> res = program_cost(costs, end="2024-01-31")
+    >>> res.total, res.n_items, res.n_excluded, res.window
+    (49500.0, 3, 1, '2023-01-10 to 2024-01-31')
+    >>> res.by_category
+    training            18000.0
+    faculty             22000.0
+    participant_time     9500.0
+    Name: amount_usd, dtype: float64
+    >>> res.table.round(3)
+          level             group  n_items  amount_usd  share
+    0     total               all        3     49500.0  1.000
+    1  category          training        1     18000.0  0.364
+    2  category           faculty        1     22000.0  0.444
+    3  category  participant_time        1      9500.0  0.192
+    4    cohort                C1        2     31500.0  0.636
+    5    cohort      program-wide        1     18000.0  0.364
     """
 
     table: pd.DataFrame
@@ -547,6 +583,23 @@ class TurnoversAvoidedResult(TableResult):
         Turnovers avoided and its limits.
     level
         Confidence level.
+
+    Examples
+    --------
+    Returned by :func:`turnovers_avoided`: 300 coached person-years, 0.09 voluntary exits per
+    person-year among leaders not (yet) enrolled, and a hazard ratio of 0.8:
+
+    >>> from coacheval.quality.economics import turnovers_avoided
+    >>> res = turnovers_avoided(hazard_ratio=0.8, log_hr_se=0.2, exposed_person_years=300,
+    ...                         baseline_rate=0.09)
+    >>> round(res.estimate, 2), round(res.conf_low, 2), round(res.conf_high, 2), res.level
+    (5.4, -4.97, 12.4, 0.95)
+    >>> res.table.round(2)
+                    quantity  estimate  conf_low  conf_high
+    0           hazard_ratio       0.8      0.54       1.18
+    1  exits_without_program      27.0     27.00      27.00
+    2     exits_with_program      21.6     14.60      31.97
+    3      turnovers_avoided       5.4     -4.97      12.40
     """
 
     table: pd.DataFrame
@@ -706,6 +759,25 @@ class ROIResult(TableResult):
         Where the cost per turnover and the program cost come from.
     level, n_draws, seed, currency
         Options used.
+
+    Examples
+    --------
+    Returned by :func:`roi`:
+
+    >>> from coacheval.quality.economics import roi
+    >>> res = roi(cost=150_000, hazard_ratio=0.8, log_hr_se=0.25, exposed_person_years=300,
+    ...           baseline_rate=0.09, cost_per_turnover=150_000, n_draws=2000, seed=1)
+    >>> round(res.estimate("net_benefit")), [round(v, -3) for v in res.interval("net_benefit")]
+    (660000, [-1454000.0, 1899000.0])
+    >>> round(res.break_even_hazard_ratio, 3), round(res.probability_pays, 2)
+    (0.963, 0.77)
+    >>> res.table.set_index("quantity").loc[["turnovers_avoided", "roi_percent"]].round(1)
+                       estimate  conf_low  conf_high
+    quantity
+    turnovers_avoided       5.4      -8.7       13.7
+    roi_percent           440.0    -969.6     1266.1
+
+    ``statement`` and ``break_even_sentence`` put these figures into sentences for a report.
     """
 
     table: pd.DataFrame

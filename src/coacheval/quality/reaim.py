@@ -358,6 +358,43 @@ class ReachResult(_SuppressedTable):
         either side has fewer than ``max(min_cell, 2)`` leaders.
     min_cell
         Minimum reporting size used.
+
+    Examples
+    --------
+    Returned by :func:`reach`. The study is normally :func:`~coacheval.io.study.load_study`'s; any
+    object with a ``tables`` mapping of the extracts works:
+
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> from coacheval.quality.reaim import reach
+    >>> roster = pd.DataFrame({"employee_id": list("abcdefghij"),
+    ...     "hire_date": pd.to_datetime(["2015-01-01"] * 9 + ["2023-01-01"]),
+    ...     "role_level": ["charge_nurse"] * 5 + ["nurse_manager"] * 5})
+    >>> cohorts = pd.DataFrame({"cohort_id": ["C1"],
+    ...     "recruitment_open_date": pd.to_datetime(["2022-05-01"]),
+    ...     "start_date": pd.to_datetime(["2022-07-01"]),
+    ...     "end_date": pd.to_datetime(["2023-06-30"])})
+    >>> enrolment = pd.DataFrame({"employee_id": list("abcf"), "cohort_id": ["C1"] * 4})
+    >>> study = SimpleNamespace(tables={"hr_roster": roster, "program_cohorts": cohorts,
+    ...                                 "enrolment": enrolment})
+    >>> r = reach(study, min_cell=0)
+    >>> r.table[["cohort_id", "eligible", "enrolled", "proportion", "conf_low"]].round(3)
+      cohort_id  eligible  enrolled  proportion  conf_low
+    0        C1         9         4       0.444     0.189
+    1       All         9         4       0.444     0.189
+    >>> r.smd.round(3)
+      cohort_id      variable    smd
+    0        C1  tenure_years  0.000
+    1        C1    role_level  0.757
+    2       All  tenure_years  0.000
+    3       All    role_level  0.757
+
+    With the default minimum reporting size of 5 leaders, the counts below 5 are hidden:
+
+    >>> reach(study).table[["cohort_id", "eligible", "enrolled", "suppressed"]]
+      cohort_id  eligible  enrolled  suppressed
+    0        C1         9      <NA>        True
+    1       All         9      <NA>        True
     """
 
     table: pd.DataFrame
@@ -548,6 +585,36 @@ class AdoptionResult(_SuppressedTable):
         leaders eligible and enrolled in each unit (counts of people, suppressed when small).
     min_cell
         Minimum reporting size used.
+
+    Examples
+    --------
+    Returned by :func:`adoption`. The study is normally :func:`~coacheval.io.study.load_study`'s;
+    any object with a ``tables`` mapping of the extracts works:
+
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> from coacheval.quality.reaim import adoption
+    >>> roster = pd.DataFrame({"employee_id": list("abcdef"),
+    ...     "hire_date": pd.to_datetime(["2015-01-01"] * 6), "facility_id": ["F1"] * 6,
+    ...     "department_id": ["D1", "D1", "D2", "D2", "D3", "D3"]})
+    >>> cohorts = pd.DataFrame({"cohort_id": ["C1"], "start_date": pd.to_datetime(["2022-07-01"]),
+    ...     "end_date": pd.to_datetime(["2023-06-30"])})
+    >>> enrolment = pd.DataFrame({"employee_id": ["a", "c"], "cohort_id": ["C1", "C1"]})
+    >>> study = SimpleNamespace(tables={"hr_roster": roster, "program_cohorts": cohorts,
+    ...                                 "enrolment": enrolment})
+    >>> res = adoption(study, levels=["facility_id", "department_id"], min_cell=0)
+    >>> res.table[["cohort_id", "level", "units", "adopting", "proportion"]].round(3)
+      cohort_id          level  units  adopting  proportion
+    0        C1    facility_id      1         1       1.000
+    1       All    facility_id      1         1       1.000
+    2        C1  department_id      3         2       0.667
+    3       All  department_id      3         2       0.667
+    >>> res.by_unit.query("cohort_id == 'C1'")[["level", "unit", "eligible", "enrolled"]]
+               level unit  eligible  enrolled
+    0  department_id   D1         2         1
+    1  department_id   D2         2         1
+    2  department_id   D3         2         0
+    3    facility_id   F1         6         2
     """
 
     table: pd.DataFrame
@@ -731,6 +798,33 @@ class CompletionResult(_SuppressedTable):
         ``cohort_id, withdrawal_reason, n, suppressed``: withdrawals by recorded reason.
     min_cell
         Minimum reporting size used.
+
+    Examples
+    --------
+    Returned by :func:`completion`. The study is normally
+    :func:`~coacheval.io.study.load_study`'s; any object with a ``tables`` mapping of the extracts
+    works:
+
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> from coacheval.quality.reaim import completion
+    >>> cohorts = pd.DataFrame({"cohort_id": ["C1"], "start_date": pd.to_datetime(["2022-07-01"]),
+    ...     "end_date": pd.to_datetime(["2023-06-30"])})
+    >>> enrolment = pd.DataFrame({"employee_id": list("abcdefghij"), "cohort_id": ["C1"] * 10,
+    ...     "status": ["completed"] * 6 + ["withdrew"] * 3 + ["active"],
+    ...     "withdrawal_reason": [None] * 6 + ["workload", "workload", "left organisation", None]})
+    >>> study = SimpleNamespace(tables={"program_cohorts": cohorts, "enrolment": enrolment})
+    >>> res = completion(study, min_cell=0)
+    >>> res.table[["cohort_id", "completed", "withdrew", "in_progress", "completion_rate"]].round(3)
+      cohort_id  completed  withdrew  in_progress  completion_rate
+    0        C1          6         3            1            0.667
+    1       All          6         3            1            0.667
+    >>> res.reasons
+      cohort_id  withdrawal_reason  n  suppressed
+    0        C1  left organisation  1       False
+    1        C1           workload  2       False
+    2       All  left organisation  1       False
+    3       All           workload  2       False
     """
 
     table: pd.DataFrame
@@ -937,6 +1031,48 @@ class FidelityDoseResult(_SuppressedTable):
         otherwise (results hold aggregates only by default).
     min_cell
         Minimum reporting size used.
+
+    Examples
+    --------
+    Returned by :func:`fidelity_dose`. The study is normally
+    :func:`~coacheval.io.study.load_study`'s; any object with a ``tables`` mapping of the extracts
+    works. One group of three leaders held 3 of its 4 planned sessions:
+
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> from coacheval.quality.reaim import fidelity_dose
+    >>> cohorts = pd.DataFrame({"cohort_id": ["C1"], "start_date": pd.to_datetime(["2022-07-01"]),
+    ...     "end_date": pd.to_datetime(["2023-06-30"]), "planned_sessions": [4]})
+    >>> groups = pd.DataFrame({"group_id": ["G1"], "cohort_id": ["C1"]})
+    >>> enrolment = pd.DataFrame({"employee_id": ["a", "b", "c"], "cohort_id": ["C1"] * 3,
+    ...     "group_id": ["G1"] * 3})
+    >>> sessions = pd.DataFrame({"session_id": ["s1", "s2", "s3"], "group_id": ["G1"] * 3,
+    ...     "session_date": pd.to_datetime(["2022-07-10", "2022-08-10", "2022-09-10"]),
+    ...     "phase": ["program"] * 3})
+    >>> attendance = pd.DataFrame({"session_id": ["s1"] * 3 + ["s2"] * 3 + ["s3"] * 3,
+    ...     "employee_id": ["a", "b", "c"] * 3, "attended": list("YYYYNYYNN")})
+    >>> study = SimpleNamespace(tables={"program_cohorts": cohorts, "peer_groups": groups,
+    ...     "enrolment": enrolment, "sessions": sessions, "attendance": attendance})
+    >>> fd = fidelity_dose(study, min_cell=0, keep_data=True)
+    >>> fd.table[["cohort_id", "sessions_planned", "sessions_held", "held_share", "dose_mean"]]
+      cohort_id  sessions_planned  sessions_held  held_share  dose_mean
+    0        C1               4.0              3        0.75        0.5
+    1       All               4.0              3        0.75        0.5
+    >>> fd.by_group[["group_id", "held", "held_share", "members", "attendance_rate"]].round(3)
+      group_id  held  held_share  members  attendance_rate
+    0       G1     3        0.75        3            0.667
+    >>> fd.dose_bands.query("cohort_id == 'C1'")[["band", "n", "percent"]].round(1)
+              band  n  percent
+    0         none  0      0.0
+    1         <25%  0      0.0
+    2  25% to <50%  1     33.3
+    3  50% to <75%  1     33.3
+    4         75%+  1     33.3
+    >>> fd.by_person[["employee_id", "attended", "attendance_rate", "dose", "dose_band"]].round(3)
+      employee_id  attended  attendance_rate  dose    dose_band
+    0           a       3.0            1.000  0.75         75%+
+    1           b       1.0            0.333  0.25  25% to <50%
+    2           c       2.0            0.667  0.50  50% to <75%
     """
 
     table: pd.DataFrame
@@ -1227,6 +1363,36 @@ class MaintenanceResult(_SuppressedTable):
         ``meeting_<h>m`` for each horizon (``<NA>`` when follow-up does not reach it).
     extract_date
         End of follow-up used.
+
+    Examples
+    --------
+    Returned by :func:`maintenance`. The study is normally
+    :func:`~coacheval.io.study.load_study`'s; any object with a ``tables`` mapping of the extracts
+    works. Of two groups whose program ended on 30 June 2023, one kept meeting until December:
+
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> from coacheval.quality.reaim import maintenance
+    >>> cohorts = pd.DataFrame({"cohort_id": ["C1"], "start_date": pd.to_datetime(["2022-07-01"]),
+    ...     "end_date": pd.to_datetime(["2023-06-30"])})
+    >>> groups = pd.DataFrame({"group_id": ["G1", "G2"], "cohort_id": ["C1", "C1"]})
+    >>> sessions = pd.DataFrame({"session_id": ["s1", "s2"], "group_id": ["G1", "G1"],
+    ...     "session_date": pd.to_datetime(["2023-09-15", "2023-12-20"]),
+    ...     "phase": ["maintenance"] * 2})
+    >>> study = SimpleNamespace(tables={"program_cohorts": cohorts, "peer_groups": groups,
+    ...                                 "sessions": sessions})
+    >>> m = maintenance(study, extract_date="2024-12-31")
+    >>> m.extract_date
+    Timestamp('2024-12-31 00:00:00')
+    >>> m.table.query("cohort_id == 'C1'")[["horizon_months", "followed", "meeting", "proportion"]]
+       horizon_months  followed  meeting  proportion
+    0               3         2        1         0.5
+    1               6         2        1         0.5
+    2              12         2        0         0.0
+    >>> m.by_group[["group_id", "sessions_after_program", "meeting_3m", "meeting_12m"]]
+      group_id  sessions_after_program  meeting_3m  meeting_12m
+    0       G1                       2        True        False
+    1       G2                       0       False        False
     """
 
     table: pd.DataFrame
@@ -1430,6 +1596,30 @@ class GoalAttainmentResult(_SuppressedTable):
         level (-2 to +2).
     min_cell
         Minimum reporting size used.
+
+    Examples
+    --------
+    Returned by :func:`goal_attainment`, from the ``goals`` extract (the study is normally
+    :func:`~coacheval.io.study.load_study`'s; any object with a ``tables`` mapping works):
+
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> from coacheval.quality.reaim import goal_attainment
+    >>> goals = pd.DataFrame({"goal_id": ["g1", "g2", "g3", "g4"],
+    ...     "employee_id": ["a", "a", "b", "c"], "cohort_id": ["C1"] * 4,
+    ...     "baseline_level": [-1, -1, -2, -2], "attained_level": [0, 1, -1, 0]})
+    >>> g = goal_attainment(SimpleNamespace(tables={"goals": goals}), min_cell=0)
+    >>> g.table[["cohort_id", "leaders", "attained_share", "mean_change", "mean_t_score"]].round(2)
+      cohort_id  leaders  attained_share  mean_change  mean_t_score
+    0        C1        3            0.75          1.5         48.73
+    1       All        3            0.75          1.5         48.73
+    >>> g.levels.query("cohort_id == 'C1'")[["attained_level", "n", "percent"]]
+       attained_level  n  percent
+    0              -2  0      0.0
+    1              -1  1     25.0
+    2               0  2     50.0
+    3               1  1     25.0
+    4               2  0      0.0
     """
 
     table: pd.DataFrame

@@ -139,6 +139,28 @@ class SPCResult(TableResult):
         ``n_crossings_min``, ``long_run_signal``, ``few_crossings_signal``, ``n_outside``.
     rules
         The rules that were checked.
+
+    Examples
+    --------
+    Returned by :func:`run_chart`, :func:`p_chart`, :func:`u_chart` and :func:`i_mr_chart`. Monthly
+    leader separations over headcount, with a jump in the last month:
+
+    >>> from coacheval.quality.spc import p_chart
+    >>> exits = [4, 6, 5, 3, 5, 4, 6, 5, 4, 5, 6, 16]
+    >>> res = p_chart(exits, [400] * 12, periods=[f"2024-{m:02d}" for m in range(1, 13)])
+    >>> res.chart, res.rules
+    ('p', ('outside_limits', 'long_run', 'few_crossings'))
+    >>> res.table[["period", "value", "centre", "upper", "signal"]].tail(3).round(4)
+         period   value  centre   upper  signal
+    9   2024-10  0.0125  0.0144  0.0322   False
+    10  2024-11  0.0150  0.0144  0.0322   False
+    11  2024-12  0.0400  0.0144  0.0322    True
+    >>> res.signals[["period", "value", "rule"]]
+        period  value            rule
+    0  2024-12   0.04  outside_limits
+    >>> res.phases[["phase", "n", "centre", "longest_run", "n_crossings", "n_outside"]].round(4)
+      phase   n  centre  longest_run  n_crossings  n_outside
+    0   all  12  0.0144            4            5          1
     """
 
     chart: str
