@@ -44,7 +44,6 @@ import yaml
 from coacheval.errors import ConfigError
 
 __all__ = [
-    "CELL_OPTION_KEYS",
     "QmdCell",
     "QmdDocument",
     "format_parameters",

@@ -50,6 +50,8 @@ __all__ = [
     "render",
 ]
 
+#: Output formats :func:`render` writes, with the file extension of each (the aliases
+#: ``"typst"``, ``"word"`` and ``"html5"`` are accepted for ``"pdf"``, ``"docx"`` and ``"html"``).
 FORMATS: dict[str, str] = {"html": ".html", "pdf": ".pdf", "docx": ".docx"}
 _ALIASES = {"typst": "pdf", "word": "docx", "html5": "html"}
 _QUARTO_TO = {"html": "html", "pdf": "typst", "docx": "docx"}

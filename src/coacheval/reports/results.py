@@ -197,6 +197,32 @@ class ResultsBundle:
         ``../validation/validation.json`` when it exists beside the evaluation folder.
     measures
         The ``../measures`` folder when it exists.
+
+    Examples
+    --------
+    Returned by :func:`load_results` from a folder ``coacheval evaluate`` wrote; a minimal one:
+
+    >>> import json
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from coacheval.reports.results import load_results
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> plan = {"design": {"type": "staggered_did"}, "inference": {"level": 0.9}}
+    >>> _ = (folder / "results.json").write_text(json.dumps({"plan": plan, "notes": []}))
+    >>> pd.DataFrame([{"analysis": "retention", "outcome": "voluntary turnover",
+    ...                "method": "cox_tv", "term": "enrolled", "estimate": 0.8, "conf_low": 0.66,
+    ...                "conf_high": 0.97}]).to_csv(folder / "estimates.csv", index=False)
+    >>> bundle = load_results(folder)
+    >>> bundle.level_label, bundle.primary_method, bundle.figures
+    ('90% CI', 'did_dr', {})
+    >>> float(bundle.row(method="cox_tv").estimate)
+    0.8
+    >>> bundle.headline()
+    ['Voluntary turnover: 20% fewer voluntary exits while enrolled (HR 0.80, 90% CI 0.66 to 0.97).']
+    >>> bundle.certainty.table[["outcome", "start", "level"]]
+                  outcome start level
+    0  voluntary turnover   low   low
     """
 
     folder: Path
