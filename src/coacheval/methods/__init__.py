@@ -322,7 +322,7 @@ def methods_markdown(ids: Sequence[str] | None = None, *, heading_level: int = 2
     Returns
     -------
     str
-        Markdown (CommonMark with pipe-free lists, ``$...$`` inline and ``$$...$$`` display
+        Markdown (headings, paragraphs and lists, ``$...$`` inline and ``$$...$$`` display
         math), ready for Pandoc and for MyST with the ``dollarmath`` extension.
 
     Raises
