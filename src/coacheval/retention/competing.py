@@ -25,6 +25,12 @@ Examples
         cause  time  estimate
 0  retirement  10.0     0.125
 1   voluntary  10.0     0.275
+
+Besides 0 and False, these texts in the event column mean "censored" (in any case):
+
+>>> from coacheval.retention.competing import CENSOR_LABELS
+>>> CENSOR_LABELS
+('0', 'censored', 'censor')
 """
 
 from __future__ import annotations
@@ -488,6 +494,37 @@ class CumulativeIncidenceResult(TableResult):
         Group labels in order (``("all",)`` without ``group_col``).
     alpha
         1 minus the confidence level.
+
+    Examples
+    --------
+    Returned by :func:`cumulative_incidence`:
+
+    >>> import pandas as pd
+    >>> from coacheval.retention.competing import cumulative_incidence
+    >>> df = pd.DataFrame({
+    ...     "months": [3, 5, 5, 8, 12, 12, 15, 20, 4, 9, 11, 18],
+    ...     "exit": ["voluntary", "retirement", 0, "voluntary", 0, "voluntary", "retirement", 0,
+    ...              "voluntary", 0, "voluntary", 0],
+    ...     "coached": [0] * 8 + [1] * 4,
+    ... })
+    >>> res = cumulative_incidence(df, stop_col="months", event_col="exit", group_col="coached")
+    >>> res.causes, res.groups
+    (('retirement', 'voluntary'), (0, 1))
+    >>> voluntary = res.table.query("group == 0 and cause == 'voluntary'")
+    >>> voluntary[["time", "n_risk", "n_event", "estimate"]].round(3)
+        time  n_risk  n_event  estimate
+    6    3.0       8        1     0.125
+    7    5.0       7        0     0.125
+    8    8.0       5        1     0.275
+    9   12.0       4        1     0.425
+    10  15.0       2        0     0.425
+    11  20.0       1        0     0.425
+    >>> res.at([12]).round(3)  # the curves at 12 months
+       group       cause  time  estimate  std_error  conf_low  conf_high
+    0      0  retirement  12.0     0.125      0.117     0.020      0.782
+    1      0   voluntary  12.0     0.425      0.187     0.179      1.000
+    2      1  retirement  12.0     0.000      0.000       NaN        NaN
+    3      1   voluntary  12.0     0.625      0.286     0.255      1.000
     """
 
     table: pd.DataFrame

@@ -39,11 +39,39 @@ from coacheval.retention._inputs import numeric_column, rows_list
 
 __all__ = ["CoxConvergenceWarning", "CoxResult", "Ties", "fit_cox"]
 
+#: Handling of tied event times in :func:`fit_cox`: ``"efron"`` (coxph's default) or
+#: ``"breslow"``.
 Ties = Literal["efron", "breslow"]
 
 
 class CoxConvergenceWarning(CoachevalWarning):
-    """Newton–Raphson did not meet the convergence rule within ``max_iter`` iterations."""
+    """Newton–Raphson did not meet the convergence rule within ``max_iter`` iterations.
+
+    Examples
+    --------
+    Emitted by :func:`fit_cox` when Newton–Raphson has not met its convergence rule after
+    ``max_iter`` iterations. Here no coached leader left, so the log hazard ratio runs off to minus
+    infinity and five iterations are not enough:
+
+    >>> import warnings
+    >>> import pandas as pd
+    >>> from coacheval.retention.cox import CoxConvergenceWarning, fit_cox
+    >>> df = pd.DataFrame({"stop": [2, 3, 4, 5, 6, 7, 8, 9], "left": [1, 1, 1, 0, 0, 0, 0, 0],
+    ...                    "coached": [0, 0, 0, 0, 1, 1, 1, 1]})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always", CoxConvergenceWarning)
+    ...     res = fit_cox(df, start_col=None, stop_col="stop", event_col="left",
+    ...                   covariates=["coached"], max_iter=5)
+    >>> [w.category.__name__ for w in caught]
+    ['CoxConvergenceWarning']
+    >>> res.converged, res.iterations
+    (False, 5)
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    Cox fit did not converge in 5 iterations (...); a coefficient may be infinite
+
+    It is a :class:`~coacheval.errors.CoachevalWarning`, so ``warnings.filterwarnings("error",
+    category=CoachevalWarning)`` turns it and coacheval's other warnings into errors.
+    """
 
 
 # ----------------------------------------------------------------------------- result ---
@@ -77,6 +105,44 @@ class CoxResult(TableResult):
         Options used.
     iterations, converged
         Newton–Raphson iterations and whether the convergence rule was met.
+
+    Examples
+    --------
+    Returned by :func:`fit_cox`. Leaders' employment in ``(start, stop]`` rows (a leader's row is
+    split when they enrol, so ``coached`` can change over time):
+
+    >>> import pandas as pd
+    >>> from coacheval.retention.cox import fit_cox
+    >>> df = pd.DataFrame({
+    ...     "id": [1, 2, 3, 3, 4, 5, 6, 6, 7, 8],
+    ...     "start": [0, 0, 0, 2, 0, 0, 0, 4, 0, 0],
+    ...     "stop": [5, 3, 2, 9, 6, 8, 4, 7, 10, 12],
+    ...     "left": [1, 1, 0, 1, 0, 1, 0, 0, 1, 0],
+    ...     "coached": [0, 1, 0, 1, 1, 0, 0, 1, 0, 1],
+    ...     "age": [44, 51, 38, 38, 47, 55, 42, 42, 60, 35],
+    ... })
+    >>> res = fit_cox(df, start_col="start", stop_col="stop", event_col="left",
+    ...               covariates=["coached", "age"], cluster_col="id", robust=True)
+    >>> # In R: coxph(Surv(start, stop, left) ~ coached + age, data = df, cluster = id)
+    >>> # coef -0.150454, 0.025522; robust se 2.444446, 0.113174; loglik -6.9344841
+    >>> res.n_obs, res.n_events, res.n_clusters, res.converged
+    (10, 5, 8, True)
+    >>> res.coef.round(4)
+    term
+    coached   -0.1505
+    age        0.0255
+    dtype: float64
+    >>> res.std_error.round(4)
+    term
+    coached    2.4444
+    age        0.1132
+    dtype: float64
+    >>> res.hazard_ratios()[["term", "estimate", "conf_low", "conf_high", "p_value"]].round(3)
+          term  estimate  conf_low  conf_high  p_value
+    0  coached     0.860     0.007    103.604    0.951
+    1      age     1.026     0.822      1.281    0.822
+    >>> round(res.loglik, 4), round(res.lr_statistic, 4)
+    (-6.9345, 0.5378)
     """
 
     table: pd.DataFrame

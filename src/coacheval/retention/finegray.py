@@ -23,6 +23,12 @@ Examples
 2   2      5.0     6.0         0   0.5
 3   3      0.0     5.0         0   1.0
 4   4      0.0     6.0         1   1.0
+
+The columns the expansion adds (an input column of the same name is refused):
+
+>>> from coacheval.retention.finegray import FG_COLUMNS
+>>> FG_COLUMNS
+('fgstart', 'fgstop', 'fgstatus', 'fgwt')
 """
 
 from __future__ import annotations
@@ -363,6 +369,35 @@ class FineGrayResult(TableResult):
         The expanded data the model was fitted to (with the ``fgwt`` actually used).
     n_subjects, n_events
         People and exits of ``cause``.
+
+    Examples
+    --------
+    Returned by :func:`fit_finegray`:
+
+    >>> import pandas as pd
+    >>> from coacheval.retention.finegray import fit_finegray
+    >>> df = pd.DataFrame({
+    ...     "id": range(1, 11),
+    ...     "months": [3, 5, 6, 8, 12, 13, 15, 20, 22, 24],
+    ...     "exit": ["vol", "ret", "vol", 0, "vol", "ret", 0, "vol", 0, "vol"],
+    ...     "coached": [1, 1, 0, 1, 0, 1, 1, 0, 1, 0],
+    ... })
+    >>> res = fit_finegray(df, cause="vol", covariates=["coached"], stop_col="months",
+    ...                    event_col="exit", id_col="id")
+    >>> res.cause, res.n_subjects, res.n_events, len(res.expanded)
+    ('vol', 10, 5, 15)
+    >>> round(float(res.coef["coached"]), 4), round(float(res.std_error["coached"]), 4)
+    (-1.546, 1.0744)
+    >>> res.tidy(exponentiate=True)[["term", "estimate", "conf_low", "conf_high"]].round(3)
+          term  estimate  conf_low  conf_high
+    0  coached     0.213     0.026       1.75
+
+    The predicted cumulative incidence of a voluntary exit for a coached leader:
+
+    >>> res.predict_cif({"coached": 1}, [12, 24]).round(3)
+       time  estimate
+    0  12.0     0.129
+    1  24.0     0.335
     """
 
     table: pd.DataFrame

@@ -45,6 +45,8 @@ __all__ = [
     "logrank_test",
 ]
 
+#: Pointwise confidence limits of :func:`kaplan_meier`, as ``survfit``'s ``conf.type``: on the
+#: log(-log S) scale (the default here), the log S scale (survfit's default) or S itself.
 ConfType = Literal["log-log", "log", "plain"]
 
 _MEDIAN_TOL = float(np.sqrt(np.finfo(float).eps))  # survmean's tolerance for S == 0.5
@@ -323,6 +325,40 @@ class KaplanMeierResult(TableResult):
         Standard errors are the infinitesimal jackknife summed within clusters.
     weighted, counting
         Case weights were used; the data had a start column.
+
+    Examples
+    --------
+    Returned by :func:`kaplan_meier`. On ``survival::aml`` (weeks to relapse of acute myelogenous
+    leukaemia, with and without maintenance chemotherapy):
+
+    >>> import pandas as pd
+    >>> from coacheval.retention.km import kaplan_meier
+    >>> aml = pd.DataFrame({
+    ...     "weeks": [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161,
+    ...               5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45],
+    ...     "relapse": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
+    ...     "arm": ["Maintained"] * 11 + ["Nonmaintained"] * 12,
+    ... })
+    >>> km = kaplan_meier(aml, stop_col="weeks", event_col="relapse", group_col="arm",
+    ...                   conf_type="log")
+    >>> # In R: survfit(Surv(weeks, relapse) ~ arm, data = aml)
+    >>> km.groups
+    ['Maintained', 'Nonmaintained']
+    >>> km.medians[["group", "n", "n_events", "median", "conf_low", "conf_high"]]
+               group   n  n_events  median  conf_low  conf_high
+    0     Maintained  11       7.0    31.0      18.0        NaN
+    1  Nonmaintained  12      11.0    23.0       8.0        NaN
+    >>> km.survival_at([12, 24]).round(3)
+               group  time  n_risk  survival  std_error  conf_low  conf_high
+    0     Maintained  12.0    10.0     0.909      0.087     0.754      1.000
+    1     Maintained  24.0     6.0     0.614      0.153     0.377      0.999
+    2  Nonmaintained  12.0     8.0     0.583      0.142     0.362      0.941
+    3  Nonmaintained  24.0     5.0     0.486      0.148     0.268      0.883
+    >>> km.risk_table([0, 12, 24, 36])
+                   0.0   12.0  24.0  36.0
+    group
+    Maintained     11.0  10.0   6.0   3.0
+    Nonmaintained  12.0   8.0   5.0   2.0
     """
 
     table: pd.DataFrame
@@ -554,6 +590,28 @@ class LogRankResult(TableResult):
         The chi-square test of equal hazards.
     n_strata
         Strata the sums run within.
+
+    Examples
+    --------
+    Returned by :func:`logrank_test`. On ``survival::aml`` (weeks to relapse of acute myelogenous
+    leukaemia, with and without maintenance chemotherapy):
+
+    >>> import pandas as pd
+    >>> from coacheval.retention.km import logrank_test
+    >>> aml = pd.DataFrame({
+    ...     "weeks": [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161,
+    ...               5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45],
+    ...     "relapse": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
+    ...     "arm": ["Maintained"] * 11 + ["Nonmaintained"] * 12,
+    ... })
+    >>> res = logrank_test(aml, stop_col="weeks", event_col="relapse", group_col="arm")
+    >>> # In R: survdiff(Surv(weeks, relapse) ~ arm, data = aml)  # Chisq = 3.4 on 1 df, p = 0.07
+    >>> round(res.statistic, 3), res.df, round(res.p_value, 4), res.n_strata
+    (3.396, 1, 0.0653, 1)
+    >>> res.table.round(2)
+               group   n  observed  expected  o_minus_e  variance
+    0     Maintained  11       7.0     10.69      -3.69      4.01
+    1  Nonmaintained  12      11.0      7.31       3.69      4.01
     """
 
     table: pd.DataFrame

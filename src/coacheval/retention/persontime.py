@@ -48,6 +48,14 @@ Leader b enrolled on 2022-07-01 and completed on 2023-03-31, so their spell is s
 2      b   2.08  2.83        1      0
 3      b   2.83  3.00        1      1  voluntary
 4      c   0.00  2.97        0      0
+
+The causes, and the first rules that map a termination reason to one:
+
+>>> from coacheval.retention.persontime import CAUSES, DEFAULT_CAUSE_RULES
+>>> CAUSES
+('voluntary', 'involuntary', 'retirement', 'other')
+>>> list(DEFAULT_CAUSE_RULES), DEFAULT_CAUSE_RULES["retirement"]
+(['retirement', 'other', 'involuntary', 'voluntary'], ('retire',))
 """
 
 from __future__ import annotations
@@ -71,8 +79,11 @@ __all__ = [
     "person_time_from_study",
 ]
 
+#: Time scale of the ``(start, stop]`` rows: ``"tenure"`` (years since hire) or ``"calendar"``
+#: (years since ``window_start``).
 TimeScale = Literal["tenure", "calendar"]
 DAYS_PER_YEAR = 365.25
+#: The causes of exit, in the order tables list them (an unmatched reason is ``"unknown"``).
 CAUSES = ("voluntary", "involuntary", "retirement", "other")
 UNKNOWN_CAUSE = "unknown"
 
@@ -127,6 +138,51 @@ class RetentionData:
         exposure, and exits by cause.
     time_scale, window_start, extract_date
         The choices the rows were built with.
+
+    Examples
+    --------
+    Returned by :func:`build_person_time` (and :func:`person_time_from_study`):
+
+    >>> import pandas as pd
+    >>> from coacheval.retention.persontime import build_person_time
+    >>> roster = pd.DataFrame({
+    ...     "employee_id": ["a", "b", "c", "d"],
+    ...     "hire_date": pd.to_datetime(["2015-03-01", "2020-06-01", "2022-01-10", "2026-02-01"]),
+    ...     "termination_date": pd.to_datetime([None, "2023-05-31", "2024-06-30", None]),
+    ...     "termination_reason": [None, "Resigned - Relocation", "Retirement", None],
+    ...     "termination_type": [None, "Voluntary", "Voluntary", None],
+    ... })
+    >>> enrolment = pd.DataFrame({"employee_id": ["b"],
+    ...                           "enrol_date": pd.to_datetime(["2022-07-01"])})
+    >>> data = build_person_time(roster, enrolment, window_start="2021-01-01",
+    ...                          extract_date="2024-12-31")
+    >>> data.time_scale, data.window_start, data.extract_date
+    ('tenure', Timestamp('2021-01-01 00:00:00'), Timestamp('2024-12-31 00:00:00'))
+    >>> data.rows[["person", "start", "stop", "exposed", "event", "cause"]].round(2)
+      person  start  stop  exposed  event       cause
+    0      a   5.84  9.84        0      0
+    1      b   0.59  2.08        0      0
+    2      b   2.08  3.00        1      1   voluntary
+    3      c   0.00  2.47        0      1  retirement
+    >>> data.events_for("voluntary").tolist()
+    [0, 0, 1, 0]
+    >>> data.excluded
+      person  spell  source_row                        reason
+    0      d      1           5  hired after the extract date
+    >>> data.flow.round(2)
+                                    step  count
+    0              spells in the extract   4.00
+    1       hired after the extract date   1.00
+    2                        spells used   3.00
+    3                             people   3.00
+    4               people ever enrolled   1.00
+    5   person-years, not (yet) enrolled   7.96
+    6             person-years, enrolled   0.91
+    7                   exits: voluntary   1.00
+    8                 exits: involuntary   0.00
+    9                  exits: retirement   1.00
+    10                      exits: other   0.00
+    11      censored at the extract date   1.00
     """
 
     rows: pd.DataFrame

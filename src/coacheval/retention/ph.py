@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PHTestResult", "Transform", "cox_zph", "schoenfeld_residuals"]
 
+#: Time transforms of :func:`cox_zph`, as ``cox.zph``'s ``transform`` (a function of time is
+#: also accepted): 1 minus the Kaplan–Meier curve, the rank of the event times, time, log time.
 Transform = Literal["km", "rank", "identity", "log"]
 _TRANSFORMS = ("km", "rank", "identity", "log")
 
@@ -291,6 +293,36 @@ class PHTestResult(TableResult):
         Term name -> its covariate columns.
     transform
         Name of the time transform.
+
+    Examples
+    --------
+    Returned by :func:`cox_zph`. On ``survival::aml`` (weeks to relapse of acute myelogenous
+    leukaemia, with and without maintenance chemotherapy):
+
+    >>> import pandas as pd
+    >>> from coacheval.retention.cox import fit_cox
+    >>> from coacheval.retention.ph import cox_zph
+    >>> aml = pd.DataFrame({
+    ...     "weeks": [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161,
+    ...               5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45],
+    ...     "relapse": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
+    ...     "maintained": [1] * 11 + [0] * 12,
+    ... })
+    >>> fit = fit_cox(aml, start_col=None, stop_col="weeks", event_col="relapse",
+    ...               covariates=["maintained"])
+    >>> zph = cox_zph(fit)
+    >>> # In R: cox.zph(coxph(Surv(weeks, relapse) ~ maintained, aml))  # chisq 0.007875, p 0.929
+    >>> zph.transform, zph.terms
+    ('km', {'maintained': ('maintained',)})
+    >>> zph.table.round(4)
+             term  statistic  df  p_value
+    0  maintained     0.0079   1   0.9293
+    1      GLOBAL     0.0079   1   0.9293
+    >>> zph.residuals.head(3).round(3)
+        time      x  maintained
+    11   5.0  0.000      -2.223
+    12   5.0  0.000      -2.223
+    13   8.0  0.087      -2.412
     """
 
     table: pd.DataFrame

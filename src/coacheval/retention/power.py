@@ -56,6 +56,8 @@ from coacheval.results import TableResult
 
 __all__ = ["PowerMethod", "PowerResult", "event_probability", "events_required", "retention_power"]
 
+#: Events-required formula: ``"schoenfeld"`` (Schoenfeld 1983, the default) or ``"freedman"``
+#: (Freedman 1982).
 PowerMethod = Literal["schoenfeld", "freedman"]
 
 
@@ -186,6 +188,24 @@ class PowerResult(TableResult):
         Options used.
     mdhr_protective, mdhr_harmful
         Minimum detectable hazard ratios below and above 1 (NaN if none is detectable).
+
+    Examples
+    --------
+    Returned by :func:`retention_power`: 400 leaders, a quarter of them coached, followed for 3
+    years with 12% annual turnover, against a target hazard ratio of 0.7:
+
+    >>> from coacheval.retention.power import retention_power
+    >>> res = retention_power(400, share_treated=0.25, follow_up_years=3, annual_turnover=0.12,
+    ...                       hazard_ratio=0.7)
+    >>> round(res.power, 3), round(res.expected_events, 1), round(res.events_required, 1)
+    (0.392, 119.1, 329.0)
+    >>> round(res.mdhr_protective, 3), round(res.mdhr_harmful, 3)
+    (0.546, 1.715)
+    >>> res.table[["scenario", "hazard_ratio", "leaders_required", "power"]].round(2)
+                              scenario  hazard_ratio  leaders_required  power
+    0                           target          0.70            1105.1   0.39
+    1  minimum detectable (protective)          0.55             400.0   0.80
+    2     minimum detectable (harmful)          1.72             400.0   0.80
     """
 
     table: pd.DataFrame

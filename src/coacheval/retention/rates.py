@@ -197,6 +197,22 @@ class RateResult(TableResult):
         person-time) and ``n`` (rows).
     per, alpha
         Options used.
+
+    Examples
+    --------
+    Returned by :func:`turnover_rates`:
+
+    >>> import pandas as pd
+    >>> from coacheval.retention.rates import turnover_rates
+    >>> df = pd.DataFrame({"left": [3, 1, 4, 2], "years": [10.0, 12.0, 9.0, 11.0],
+    ...                    "coached": ["yes", "yes", "no", "no"]})
+    >>> res = turnover_rates(df, events_col="left", person_time_col="years", group_col="coached")
+    >>> res.per, res.alpha
+    (100.0, 0.05)
+    >>> res.table.round(2)  # In R: poisson.test(6, 20)$conf.int * 100 for "no"
+      group  events  person_time   rate  conf_low  conf_high  n
+    0    no       6         20.0  30.00     11.01      65.30  2
+    1   yes       4         22.0  18.18      4.95      46.55  2
     """
 
     table: pd.DataFrame
@@ -349,6 +365,29 @@ class RateRatioResult(TableResult):
         ``(x1, x2)`` and ``(t1, t2)``, treated (numerator) first.
     null, alpha
         The null ratio tested and one minus the confidence level.
+
+    Examples
+    --------
+    Returned by :func:`rate_ratio` and :func:`rate_ratio_from_counts`:
+
+    >>> import pandas as pd
+    >>> from coacheval.retention.rates import rate_ratio
+    >>> df = pd.DataFrame({"left": [3, 1, 4, 2], "years": [10.0, 12.0, 9.0, 11.0],
+    ...                    "coached": [1, 1, 0, 0]})
+    >>> res = rate_ratio(df, events_col="left", person_time_col="years",
+    ...                  group_col="coached", treated=1, reference=0)
+    >>> # In R: poisson.test(c(4, 6), c(22, 20))
+    >>> # rate ratio 0.6060606, 95% CI 0.1257924 to 2.5557219, p-value 0.5336
+    >>> round(res.estimate, 4), res.events, res.person_time
+    (0.6061, (4, 6), (22.0, 20.0))
+    >>> res.table[["term", "estimate", "p_value", "conf_low", "conf_high"]].round(4)
+                     term  estimate  p_value  conf_low  conf_high
+    0  rate_ratio (exact)    0.6061   0.5336    0.1258     2.5557
+    1   rate_ratio (Wald)    0.6061   0.4379    0.1710     2.1477
+    >>> res.rates[["group", "events", "rate"]].round(3)
+      group  events   rate
+    0     1       4  0.182
+    1     0       6  0.300
     """
 
     table: pd.DataFrame
@@ -595,6 +634,22 @@ class HRTurnoverResult(TableResult):
         ``per``), the share expected to leave within a year under a constant hazard.
     per, alpha
         Options used.
+
+    Examples
+    --------
+    Returned by :func:`hr_turnover_rate`. Six leaders left in a quarter with monthly headcounts of
+    50, 52 and 49:
+
+    >>> from coacheval.retention.rates import hr_turnover_rate
+    >>> res = hr_turnover_rate([2, 1, 3], [50, 52, 49], months_per_period=3)
+    >>> round(res.annualised_rate, 2)
+    47.68
+    >>> res.table[["separations", "average_headcount", "period_rate", "annualised_rate"]].round(2)
+       separations  average_headcount  period_rate  annualised_rate
+    0          6.0              50.33        11.92            47.68
+    >>> res.table[["conf_low", "conf_high", "one_year_leaving_probability"]].round(2)
+       conf_low  conf_high  one_year_leaving_probability
+    0      17.5     103.78                         37.92
     """
 
     table: pd.DataFrame

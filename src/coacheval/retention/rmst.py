@@ -58,6 +58,33 @@ class RMSTResult(TableResult):
         Standard errors are the infinitesimal jackknife summed within clusters.
     curves
         The Kaplan–Meier steps (``group``, ``time``, ``survival``) used by :meth:`plot`.
+
+    Examples
+    --------
+    Returned by :func:`rmst`. On ``survival::aml`` (weeks to relapse of acute myelogenous
+    leukaemia, with and without maintenance chemotherapy), up to 40 weeks:
+
+    >>> import pandas as pd
+    >>> from coacheval.retention.rmst import rmst
+    >>> aml = pd.DataFrame({
+    ...     "weeks": [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161,
+    ...               5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45],
+    ...     "relapse": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
+    ...     "arm": ["Maintained"] * 11 + ["Nonmaintained"] * 12,
+    ... })
+    >>> res = rmst(aml, tau=40, stop_col="weeks", event_col="relapse", group_col="arm")
+    >>> # In R: print(survfit(Surv(weeks, relapse) ~ arm, data = aml), rmean = 40)
+    >>> # rmean 28.89773 (se 3.467578) and 21.93056 (se 3.835641)
+    >>> res.tau, res.robust
+    (40.0, False)
+    >>> res.table[["group", "estimate", "std_error", "conf_low", "conf_high"]].round(3)
+               group  estimate  std_error  conf_low  conf_high
+    0     Maintained    28.898      3.468    22.101     35.694
+    1  Nonmaintained    21.931      3.836    14.413     29.448
+    >>> res.contrasts[["term", "estimate", "p_value"]].round(3)
+                                         term  estimate  p_value
+    0  difference: Nonmaintained - Maintained    -6.967    0.178
+    1       ratio: Nonmaintained / Maintained     0.759    0.193
     """
 
     table: pd.DataFrame
