@@ -6,6 +6,19 @@ Examples
 >>> system = simulate_health_system(seed=5, n_leaders=120)
 >>> system.summary()["cohorts"]
 3
+
+The simulated role levels, survey constructs and causes of leaving, and the source of every
+default of :class:`SimulationConfig`:
+
+>>> from coacheval.simulate import CONSTRUCTS, ROLE_LEVELS, SOURCES, TERMINATION_CAUSES
+>>> ROLE_LEVELS
+('charge_nurse', 'assistant_nurse_manager', 'nurse_manager', 'director')
+>>> CONSTRUCTS[:3]
+('job_satisfaction', 'work_engagement', 'burnout')
+>>> TERMINATION_CAUSES
+('voluntary', 'involuntary', 'retirement', 'other')
+>>> SOURCES["voluntary_hr"][:33]
+'[U] DOMAIN.md 5: 0.85 (range 0.70'
 """
 
 from coacheval.simulate.config import (

@@ -10,6 +10,12 @@ Hazards are piecewise constant (per year):
 exactly by inverting the cumulative hazard with one unit exponential per person, so a person's
 exit with and without the program are coupled (same draw). The base rates are calibrated so that
 the equilibrium separations per person-year by cause equal the configured values.
+
+This module is the simulator's engine, called by
+:func:`~coacheval.simulate.simulate_health_system`; like the other modules of
+:mod:`coacheval.simulate` except the package itself, it has no public API (its functions take
+per-person arrays of draws). The calibrated model is reported in ``truth.json`` and kept as
+``SimulatedSystem.hazards``.
 """
 
 from __future__ import annotations
@@ -322,13 +328,3 @@ def _equilibrium(
         u = np.log(f) + v / 2
         u_time += n_r * (w @ (u * e_t)) / cycle
     return events / time, u_time / time
-
-
-__all__ = [
-    "HazardModel",
-    "calibrate",
-    "employed_trait_means",
-    "equilibrium_rates",
-    "integrated_hazards",
-    "sample_exits",
-]
