@@ -2,8 +2,9 @@
 
 The build runs as the lead's CI runs it (``python -m sphinx -W --keep-going -b html docs OUT``)
 in a subprocess, into a temporary folder: fresh each time, so every page is read and every
-docstring checked. It takes about 25 s of CPU on the 2-core development machine. Skipped only
-where Sphinx is not installed (the ``docs`` extra installs it).
+docstring checked. It takes about 30 s of CPU (20-80 s of wall time, depending on load) on the
+2-core development machine. Skipped only where Sphinx is not installed (the ``docs`` extra
+installs it).
 """
 
 from __future__ import annotations
