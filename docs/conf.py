@@ -425,6 +425,10 @@ def _generate_methods() -> None:
             text = render(heading_level=3)  # the guide page puts it under a level-2 heading
         except Exception as exc:  # a broken appendix fails the build with this message
             _build_problems.append(f"coacheval.methods.methods_markdown() failed: {exc!r}")
+    pages = sorted((DOCS / "methods").glob("*.md"))  # pages written there by the methods' owner
+    if pages:
+        entries = "".join(f"../methods/{page.stem}\n" for page in pages)
+        text += f"\n```{{toctree}}\n:maxdepth: 1\n\n{entries}```\n"
     _write(GENERATED / "methods.md", text)
 
 
