@@ -12,7 +12,10 @@ leader answers each wave with probability ``response_rate``. Each replicate is a
 * ``analysis="gls"``: generalised least squares on the cluster-period means of the respondents
   with the true variance components and that replicate's own respondent counts and overlaps (a
   Wald z test, or t with ``df``): the estimator the formula describes, so its power agrees with
-  the formula up to Monte Carlo error (and the variation of the respondent counts);
+  the formula up to Monte Carlo error. With non-response the formula uses the expected
+  respondent counts while each replicate weights its realised counts optimally, which is a
+  little more precise (about 1% in SE in the cohort designs of benchmarks/design_power.py): the
+  formula is slightly conservative there;
 * ``analysis="mixed"``: the linear mixed model an analyst would fit,
   :func:`coacheval.effects.mixed.fit_mixed` by REML on the respondents' scores with period
   indicators and the treatment as fixed effects and random intercepts for the cluster (plus the
@@ -895,8 +898,10 @@ def simulated_survey_power(
     cluster
         The plan's clustering of the variance (``peer_group`` by default).
     rollout
-        ``"volunteer"`` (the simulator's default design) or ``"randomised"`` (the randomised
-        stepped-wedge rollout; needs a simulator with the ``rollout`` option).
+        ``"volunteer"`` (the simulator's default design, analysed against never-enrolled
+        leaders) or ``"randomised"`` (the simulator's randomised stepped-wedge rollout,
+        analysed with the plan design ``randomised_rollout`` against not-yet-started cohorts;
+        needs a simulator with the ``rollout`` option, else a ConfigError says so).
     **simulator_overrides
         Other parameters of :func:`coacheval.simulate.simulate_health_system`.
 
