@@ -71,6 +71,35 @@ class BaselineTable(TableResult):
         ``variable, smd``.
     groups
         Group labels in display order (participants first) and their sizes.
+
+    Examples
+    --------
+    Returned by :func:`baseline_table` (and :func:`study_baseline`):
+
+    >>> import pandas as pd
+    >>> from coacheval.measures.baseline import baseline_table
+    >>> df = pd.DataFrame({"coached": [1, 1, 1, 0, 0, 0, 0],
+    ...                    "age": [38, 45, 41, 50, 47, 55, 44],
+    ...                    "role": ["charge", "manager", "manager", "charge", "manager",
+    ...                             "director", "charge"]})
+    >>> t = baseline_table(df, group_col="coached", continuous=["age"], categorical=["role"])
+    >>> t.groups
+    (('Participants', 3), ('Comparison', 4))
+    >>> t.smd.round(2)
+      variable   smd
+    0      age -1.85
+    1     role  1.11
+    >>> t.table.query("variable == 'age'")[["group", "n", "mean", "sd"]].round(2)
+              group  n   mean    sd
+    0  Participants  3  41.33  3.51
+    1    Comparison  4  49.00  4.69
+    >>> t.display()
+       Characteristic Participants (n=3) Comparison (n=4)    SMD
+    0  age, mean (SD)         41.3 (3.5)       49.0 (4.7)  -1.85
+    1     role, n (%)                                       1.11
+    2          charge           1 (33.3)         2 (50.0)
+    3        director            0 (0.0)         1 (25.0)
+    4         manager           2 (66.7)         1 (25.0)
     """
 
     table: pd.DataFrame

@@ -36,6 +36,25 @@ class Item:
         Response labels for this item when they differ from the instrument's scale.
     subscale
         Name of the subscale the item belongs to, if any.
+
+    Examples
+    --------
+    An instrument's items, from :func:`load_instrument`:
+
+    >>> from coacheval.measures.instruments import Item, load_instrument
+    >>> item = load_instrument("cbi_work").items[0]
+    >>> item.id, item.text, item.reverse
+    ('cbi_w1', 'Is your work emotionally exhausting?', False)
+    >>> item.labels[4]
+    'To a very high degree'
+    >>> uwes = load_instrument("uwes9").items[0]
+    >>> uwes.subscale, uwes.text is None  # wording not bundled (licence)
+    ('vigor', True)
+
+    A new item for a home-made instrument:
+
+    >>> Item("climate_3", text="We help each other.")
+    Item(id='climate_3', text='We help each other.', reverse=False, labels=None, subscale=None)
     """
 
     id: str

@@ -66,6 +66,29 @@ class PrePostResult(TableResult):
     ``table`` columns: ``scale, n_pairs, mean_pre, mean_post, estimate (mean change),
     std_error, statistic (t), df, p_value, conf_low, conf_high, sd_change, d_z, d_z_low,
     d_z_high, g_z, d_av``.
+
+    Examples
+    --------
+    Returned by :func:`pre_post`, from long scores (one row per person, wave and scale, as
+    :func:`~coacheval.measures.scoring.score_instruments` returns them):
+
+    >>> import pandas as pd
+    >>> from coacheval.measures.prepost import pre_post
+    >>> scores = pd.DataFrame({
+    ...     "person": [1, 2, 3, 4, 5] * 2,
+    ...     "wave": ["W1"] * 5 + ["W3"] * 5,
+    ...     "scale": "uwes9",
+    ...     "score": [3.1, 2.8, 4.0, 3.5, 2.9, 3.6, 3.0, 4.2, 3.9, 3.5],
+    ... })
+    >>> res = pre_post(scores, baseline="W1", followup="W3")
+    >>> res.baseline, res.followup
+    ('W1', 'W3')
+    >>> # In R: t.test(post, pre, paired = TRUE)  # t = 4.75, df = 4, p-value = 0.008971
+    >>> res.table[["scale", "n_pairs", "mean_pre", "mean_post", "estimate", "statistic"]].round(3)
+       scale  n_pairs  mean_pre  mean_post  estimate  statistic
+    0  uwes9        5      3.26       3.64      0.38       4.75
+    >>> print(res.notes[0][:46])
+    Single-arm pre/post design: the weakest design
     """
 
     table: pd.DataFrame
