@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from traitlets.config import Config
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -156,8 +157,7 @@ def test_the_public_name_check_refuses_private_and_unexported_names() -> None:
     assert not any("fit_cox" in p for p in problems)
 
 
-def _execute(path: Path, cwd: Path) -> tuple[nbformat.NotebookNode, float]:
-    nb = nbformat.read(path, as_version=4)
+def _execute(nb: nbformat.NotebookNode, cwd: Path) -> tuple[nbformat.NotebookNode, float]:
     nb.cells.insert(0, nbformat.v4.new_code_cell(STRICT_WARNINGS))
     config = Config()
     if os.name == "posix":  # IPC sockets: no TCP ports, no "running over TCP" kernel warning
@@ -184,7 +184,7 @@ def _execute(path: Path, cwd: Path) -> tuple[nbformat.NotebookNode, float]:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
     before = sorted(p.name for p in NOTEBOOK_DIR.iterdir())
-    nb, seconds = _execute(path, tmp_path)
+    nb, seconds = _execute(nbformat.read(path, as_version=4), tmp_path)
     assert sorted(p.name for p in NOTEBOOK_DIR.iterdir()) == before, (
         "the notebook wrote into notebooks/"
     )
@@ -207,3 +207,15 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
         re.match(r"<Figure size", str(data.get("text/plain", ""))) and "image/png" not in data
         for data in shown
     ), f"{path.name}: a figure was shown as text (is %matplotlib inline missing?)"
+
+
+def test_a_warning_raised_in_a_notebook_fails_the_run(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import warnings\nfrom coacheval.errors import CoachevalWarning\n"
+            "warnings.warn('reliability below 0.70', CoachevalWarning)"
+        )
+    ]
+    with pytest.raises(CellExecutionError, match="reliability below"):
+        _execute(nb, tmp_path)
