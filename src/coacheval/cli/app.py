@@ -628,3 +628,13 @@ def report(results: Path, templates: str, formats: str, out: Path, period: str, 
     fmts = [f.strip() for f in formats.split(",") if f.strip()]
     rendered = _render_reports(results, names, fmts, out, {"period": period, "site": site})
     _print_reports(rendered, out)
+
+
+def _register_design_commands() -> None:
+    """Add the commands that plan a program's evaluation (their modules load only when used)."""
+    from coacheval.cli.power import power
+
+    app.add_command(power)
+
+
+_register_design_commands()
