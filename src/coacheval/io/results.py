@@ -24,6 +24,31 @@ class TableValidation:
         ``_row`` and ``reasons``.
     problems
         Every error and warning found.
+
+    Examples
+    --------
+    One per table in ``ValidationReport.tables``, from
+    :func:`~coacheval.io.validate.validate_folder` (or ``TableValidator.validate``):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from coacheval.io.pseudonymise import PseudonymKey
+    >>> from coacheval.io.validate import validate_folder
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"cohort_id": ["C1", "C2"], "start_date": ["2024-01-08", "2024-09-02"],
+    ...               "end_date": ["2024-06-28", "2024-02-01"]}).to_csv(
+    ...     folder / "program_cohorts.csv", index=False)
+    >>> cohorts = validate_folder(folder, key=PseudonymKey(b"k" * 32)).tables["program_cohorts"]
+    >>> cohorts.files, cohorts.rows_in, cohorts.rows_clean, cohorts.rows_quarantined
+    (['program_cohorts.csv'], 2, 1, 1)
+    >>> cohorts.clean[["cohort_id", "start_date", "_file", "_row"]]
+      cohort_id start_date                _file  _row
+    0        C1 2024-01-08  program_cohorts.csv     2
+    >>> [(p.row, p.rule, p.action) for p in cohorts.errors]
+    [(3, 'cohort_end_after_start', 'quarantined')]
+    >>> cohorts.unusable_reason
+    '1 of 2 rows (50.0%) quarantined, above the limit of 5%'
     """
 
     name: str
@@ -73,7 +98,35 @@ class TableValidation:
 
 @dataclass
 class ValidationReport:
-    """Validation of every table found in a folder of extracts."""
+    """Validation of every table found in a folder of extracts.
+
+    Examples
+    --------
+    Returned by :func:`~coacheval.io.validate.validate_folder`, here on a folder holding only a
+    cohort table, with one bad row, and a stray file:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from coacheval.io.pseudonymise import PseudonymKey
+    >>> from coacheval.io.validate import validate_folder
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"cohort_id": ["C1", "C2"], "start_date": ["2024-01-08", "2024-09-02"],
+    ...               "end_date": ["2024-06-28", "2024-02-01"]}).to_csv(
+    ...     folder / "program_cohorts.csv", index=False)
+    >>> _ = (folder / "notes.txt").write_text("not an extract")
+    >>> report = validate_folder(folder, key=PseudonymKey(b"k" * 32))
+    >>> sorted(report.tables), report.ignored_files
+    (['hr_roster', 'program_cohorts'], ['notes.txt'])
+    >>> report.usable
+    False
+    >>> for name, reason in report.unusable.items():
+    ...     print(f"{name}: {reason}")
+    program_cohorts: 1 of 2 rows (50.0%) quarantined, above the limit of 5%
+    hr_roster: no HR roster or snapshot file was found
+    >>> report.to_dict()["tables"]["program_cohorts"]["rows_quarantined"]
+    1
+    """
 
     folder: str
     tables: dict[str, TableValidation]

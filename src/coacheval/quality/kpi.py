@@ -65,6 +65,45 @@ class KPIResult(TableResult):
         The quarters reported, latest last.
     min_cell
         Minimum reporting size used.
+
+    Examples
+    --------
+    Returned by :func:`quarterly_kpis`. The study is normally
+    :func:`~coacheval.io.study.load_study`'s; any object with a ``tables`` mapping of the extracts
+    works, and the tables it lacks (here sessions and survey waves) give no KPI rows:
+
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> from coacheval.quality.kpi import quarterly_kpis
+    >>> from coacheval.retention.persontime import build_person_time
+    >>> roster = pd.DataFrame({
+    ...     "employee_id": list("abcdefgh"),
+    ...     "hire_date": pd.to_datetime(["2018-01-01"] * 8),
+    ...     "termination_date": pd.to_datetime([None] * 6 + ["2024-02-15", "2024-05-20"]),
+    ...     "termination_reason": [None] * 6 + ["Resigned", "Retirement"],
+    ... })
+    >>> enrolment = pd.DataFrame({"employee_id": ["a", "b", "c"],
+    ...                           "enrol_date": pd.to_datetime(["2024-01-08", "2024-01-08",
+    ...                                                         "2024-04-02"])})
+    >>> data = build_person_time(roster, enrolment, window_start="2023-01-01",
+    ...                          extract_date="2024-06-30")
+    >>> study = SimpleNamespace(tables={"enrolment": enrolment})
+    >>> kpis = quarterly_kpis(study, data, quarter="2024Q2", n_quarters=2, min_cell=1)
+    >>> kpis.quarters
+    ('2024Q1', '2024Q2')
+    >>> kpis.wide().round(1)
+    quarter                    2024Q1  2024Q2
+    kpi
+    enrolled_in_quarter           2.0     1.0
+    enrolled_to_date              2.0     3.0
+    leader_turnover_hr           52.2    60.0
+    voluntary_exits_per_100py    53.6     0.0
+    voluntary_turnover_hr        52.2     0.0
+    >>> rate = kpis.table.query("kpi == 'voluntary_exits_per_100py'")
+    >>> rate[["quarter", "value", "conf_low", "conf_high"]].round(1)
+      quarter  value  conf_low  conf_high
+    2  2024Q1   53.6       1.4      298.4
+    7  2024Q2    0.0       0.0      228.8
     """
 
     table: pd.DataFrame
