@@ -34,7 +34,26 @@ TABLE_ORDER = (
 
 # ----------------------------------------------------------------------------- discovery
 def find_files(folder: Path, config: ExtractConfig) -> tuple[dict[str, list[Path]], list[str]]:
-    """Which files hold which table (config first, then the default name patterns)."""
+    """Which files hold which table (config first, then the default name patterns).
+
+    Examples
+    --------
+    Files are claimed by the config's patterns, else by default name patterns; the rest are
+    ignored:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coacheval.io.columns import find_files
+    >>> from coacheval.io.config import ExtractConfig
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("hr_roster_2024.csv", "enrolment.xlsx", "readme.txt"):
+    ...     _ = (folder / name).write_text("")
+    >>> found, ignored = find_files(folder, ExtractConfig())
+    >>> {table: [p.name for p in paths] for table, paths in found.items()}
+    {'hr_roster': ['hr_roster_2024.csv'], 'enrolment': ['enrolment.xlsx']}
+    >>> ignored
+    ['readme.txt']
+    """
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     claimed: dict[str, list[Path]] = {}
     used: set[Path] = set()
