@@ -47,6 +47,26 @@ class SimulatedSystem:
     staffing
         Staff headcount, separations and coached status per clinical unit and month (see
         :mod:`coacheval.simulate.staffing`); ``None`` when ``config.unit_staffing`` is off.
+
+    Examples
+    --------
+    Returned by :func:`simulate_health_system`:
+
+    >>> from coacheval.simulate import simulate_health_system
+    >>> system = simulate_health_system(seed=5, n_leaders=60)
+    >>> system.config.n_leaders, system.config.seed
+    (60, 5)
+    >>> sorted(system.extracts)[:4]
+    ['attendance', 'enrolment', 'hr_roster', 'peer_groups']
+    >>> system.extracts["enrolment"].columns[:3].tolist()
+    ['employee_id', 'cohort_id', 'group_id']
+    >>> system.truth["retention"]["true_effect"]["hazard_ratio"]
+    0.85
+    >>> system.summary()["cohorts"], system.summary()["facilities"]
+    (3, 1)
+
+    ``system.write(folder)`` writes the extracts and ``truth.json`` as a health system would send
+    them.
     """
 
     config: SimulationConfig
