@@ -55,6 +55,20 @@ class ScaleConfig:
         Reliability of the scale score (the share of its variance that is true-score variance).
     effect_d
         Effect of the program at full ramp and the reference dose, in baseline SD units.
+
+    Examples
+    --------
+    The defaults are in ``SimulationConfig.scales``; a changed scale goes in through
+    ``with_overrides`` (or ``simulate_health_system(scales=...)``):
+
+    >>> from coacheval.simulate import ScaleConfig, SimulationConfig
+    >>> SimulationConfig().scales["work_engagement"]
+    ScaleConfig(instrument='uwes9', mean=3.9, sd=1.0, reliability=0.9, effect_d=0.3)
+    >>> cfg = SimulationConfig().with_overrides({"scales": {"work_engagement": {"effect_d": 0.5}}})
+    >>> cfg.scales["work_engagement"].effect_d, cfg.scales["work_engagement"].instrument
+    (0.5, 'uwes9')
+    >>> isinstance(cfg.scales["burnout"], ScaleConfig)
+    True
     """
 
     instrument: str
@@ -438,6 +452,8 @@ def _check(cfg: SimulationConfig) -> None:
     )
 
 
+#: Where each default of :class:`SimulationConfig` comes from, by parameter: ``[V]`` read in
+#: the primary source, ``[S]`` in a secondary source, ``[U]`` a modelling assumption (DOMAIN.md).
 SOURCES: dict[str, str] = {
     "n_leaders": "[U] the issue's 'order of a thousand leaders'; DOMAIN.md suggests 240 for a 4-hospital system",
     "n_facilities": "[U] about 250 leaders per facility (DOMAIN.md: 4 hospitals, ~60 frontline leaders each, plus charge nurses)",
