@@ -15,6 +15,7 @@ import ast
 import importlib
 import os
 import re
+import shutil
 import tempfile
 import time
 import warnings
@@ -171,13 +172,19 @@ def _execute(nb: nbformat.NotebookNode, cwd: Path) -> tuple[nbformat.NotebookNod
         allow_errors=False,
         resources={"metadata": {"path": str(cwd)}},
     )
+    # The notebooks write into tempfile folders (kept for the reader to look at); in the test
+    # they go into a short-lived folder of their own (short: it also holds kernel sockets).
+    scratch = tempfile.mkdtemp(prefix="nb-tmp-")
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        # jupyter_client/zmq internals may emit deprecation notices in this process; warnings
-        # from the notebook's own code are errors inside the kernel (STRICT_WARNINGS).
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        client.execute()
+    try:
+        with warnings.catch_warnings():
+            # jupyter_client/zmq internals may emit deprecation notices in this process; warnings
+            # from the notebook's own code are errors inside the kernel (STRICT_WARNINGS).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            client.execute(env={**os.environ, "TMPDIR": scratch})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return nb, time.perf_counter() - start
 
 
