@@ -30,6 +30,7 @@ def test_every_extract_of_the_design_has_a_schema():
         "goals",
         "program_costs",
         "unit_staffing",
+        "rollout_assignment",
     } == set(SCHEMAS)
 
 

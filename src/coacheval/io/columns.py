@@ -22,6 +22,7 @@ TABLE_ORDER = (
     "hr_snapshot",
     "peer_groups",
     "enrolment",
+    "rollout_assignment",
     "sessions",
     "attendance",
     "survey_responses",

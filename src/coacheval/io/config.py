@@ -36,6 +36,7 @@ DEFAULT_PATTERNS: dict[str, tuple[str, ...]] = {
     "program_cohorts": ("program_cohorts.*", "cohorts.*"),
     "peer_groups": ("peer_groups.*",),
     "enrolment": ("enrolment.*", "enrollment.*"),
+    "rollout_assignment": ("rollout_assignment.*",),
     "sessions": ("sessions.*",),
     "attendance": ("attendance.*",),
     "survey_waves": ("survey_waves.*",),

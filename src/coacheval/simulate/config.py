@@ -40,6 +40,15 @@ CONSTRUCTS: tuple[str, ...] = (
 TERMINATION_CAUSES: tuple[str, ...] = ("voluntary", "involuntary", "retirement", "other")
 """Competing causes of leaving the organisation."""
 
+ROLLOUTS: tuple[str, ...] = ("volunteer", "randomised")
+"""How cohorts are filled (``rollout``).
+
+``"volunteer"`` (default): each cohort recruits its own volunteers at its start. ``"randomised"``:
+all cohorts' volunteers are recruited at the first cohort's recruitment date, peer groups are
+formed once (within facility), and the groups' start order is randomised, stratified by facility
+(a stepped wedge; see :mod:`coacheval.design.rollout`).
+"""
+
 
 @dataclass(frozen=True)
 class ScaleConfig:
@@ -159,6 +168,7 @@ class SimulationConfig:
     reference_dose: float = 0.75
     maintenance_probability: float = 0.40
     maintenance_months_mean: float = 9.0
+    rollout: str = "volunteer"
     # --- effects on survey outcomes
     ramp_months: float = 6.0
     decay_by_month_12: float = 0.20
@@ -291,9 +301,22 @@ class SimulationConfig:
             raise ConfigError(str(exc), source=str(path)) from exc
 
     def to_dict(self) -> dict[str, Any]:
-        """All parameters as plain JSON-ready values."""
+        """All parameters as plain JSON-ready values.
+
+        ``rollout`` is listed only when it is not the default ``"volunteer"``, so that the
+        ``truth.json`` of a volunteer system is the same bytes as before the option existed.
+
+        Examples
+        --------
+        >>> "rollout" in SimulationConfig().to_dict()
+        False
+        >>> SimulationConfig(rollout="randomised").to_dict()["rollout"]
+        'randomised'
+        """
         out = dataclasses.asdict(self)
         out["scales"] = {k: dataclasses.asdict(v) for k, v in self.scales.items()}
+        if out["rollout"] == "volunteer":
+            del out["rollout"]
         return out
 
 
@@ -431,6 +454,14 @@ def _check(cfg: SimulationConfig) -> None:
         "hazard ratios must be positive",
     )
     need(0 < cfg.cohort_share < 0.5, "cohort_share must lie in (0, 0.5)")
+    need(
+        cfg.rollout in ROLLOUTS,
+        f"rollout must be one of {', '.join(ROLLOUTS)} (got {cfg.rollout!r})",
+    )
+    need(
+        cfg.rollout != "randomised" or cfg.n_cohorts >= 2,
+        "a randomised rollout needs n_cohorts >= 2",
+    )
     need(0 <= cfg.withdrawal_probability < 1, "withdrawal_probability must lie in [0, 1)")
     need(
         0 < cfg.attendance_mean < 1 and 0 < cfg.session_fidelity_mean <= 1,

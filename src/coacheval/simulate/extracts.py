@@ -130,6 +130,8 @@ def build_extracts(
         ],
         dtype=object,
     )
+    if "group_label" in groups:  # a randomised rollout: the names the groups were randomised under
+        group_ids = groups.group_label.to_numpy(dtype=object)
     room = np.asarray(MEETING_ROOMS, dtype=object)[
         np.minimum(
             (streams.uniform("room", groups.group.to_numpy()) * len(MEETING_ROOMS)).astype(int),
@@ -229,11 +231,29 @@ def build_extracts(
         "survey_responses": survey,
         "program_costs": cost_tab,
     }
+    if program.randomised is not None:
+        extracts["rollout_assignment"] = _rollout_assignment(program, ids)
     if staffing is not None:
         from coacheval.simulate.staffing import staffing_extract
 
         extracts["unit_staffing"] = staffing_extract(org, staffing)
     return extracts, ids
+
+
+def _rollout_assignment(program: Program, ids: pd.Series) -> pd.DataFrame:
+    """One row per randomised leader: group, stratum (facility), assigned cohort, date."""
+    r = program.randomised
+    assert r is not None
+    r = r.sort_values(["cohort", "group_label", "pid"])
+    return pd.DataFrame(
+        {
+            "employee_id": ids.loc[r.pid].to_numpy(),
+            "group_id": r.group_label.to_numpy(),
+            "stratum": r.facility_id.to_numpy(),
+            "cohort_id": program.cohorts.cohort_id.to_numpy()[r.cohort.to_numpy()],
+            "randomised_date": iso(r.randomised_day),
+        }
+    )
 
 
 def _season(day: int) -> str:

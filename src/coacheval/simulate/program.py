@@ -7,16 +7,25 @@ falls with tenure, and depends on role level (Efraimidis-Spirakis weighted sampl
 to sequential draws proportional to the weights). Peer groups of 3-4 are formed from leaders
 of similar role level and different departments. Enrolment lowers the voluntary exit hazard, so
 the seat chains are re-simulated after each cohort.
+
+With ``rollout="randomised"`` (a stepped wedge) all cohorts are recruited at once, at the first
+cohort's recruitment date, by the same selection model (``n_cohorts`` times a cohort's capacity);
+peer groups are formed once, within each facility, and the groups' start order is randomised by
+:func:`~coacheval.design.rollout.randomise_rollout`, stratified by facility. A leader's exposure
+starts at their group's assigned start; leaders who leave while their group waits never start
+(they stay in the randomised population: intention to treat by assignment).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import beta as beta_dist
 
+from coacheval.errors import ConfigError
 from coacheval.simulate.config import SimulationConfig
 from coacheval.simulate.hazards import DAYS_PER_YEAR, HazardModel
 from coacheval.simulate.organisation import Organisation
@@ -51,7 +60,14 @@ def add_months(day: int | np.ndarray, months: int | np.ndarray) -> np.ndarray | 
 
 @dataclass(frozen=True)
 class Program:
-    """Everything the program did, at the person, group and session level."""
+    """Everything the program did, at the person, group and session level.
+
+    ``rollout`` and ``randomised`` are set for a randomised rollout only: the
+    :class:`~coacheval.design.rollout.RolloutAssignment` of the peer groups, and one row per
+    randomised leader (``pid, group_label, facility_id, cohort, randomised_day, started, group``;
+    ``group`` is -1 for leaders who left before their start). A randomised rollout's ``groups``
+    also have the ``group_label`` the groups were randomised under (``F01-P001``, ...).
+    """
 
     cohorts: pd.DataFrame
     groups: pd.DataFrame
@@ -59,6 +75,8 @@ class Program:
     sessions: pd.DataFrame
     attendance: pd.DataFrame
     people: pd.DataFrame
+    rollout: Any = None
+    randomised: pd.DataFrame | None = None
 
 
 def cohort_table(cfg: SimulationConfig) -> pd.DataFrame:
@@ -173,6 +191,8 @@ def run_program(
         The tables of the program and ``people``: the workforce after the program's effect on
         exits, with ``cohort`` (-1 for never enrolled), ``group`` and ``dose`` columns.
     """
+    if cfg.rollout == "randomised":
+        return _run_randomised(cfg, org, streams, model)
     cohorts = cohort_table(cfg)
     capacity = max(6, round(cfg.cohort_share * cfg.n_leaders))
     enrol_pid = np.empty(0, np.int64)
@@ -219,6 +239,135 @@ def run_program(
     people["cohort"] = people["cohort"].fillna(-1).astype(np.int64)
     people["group"] = people["group"].fillna(-1).astype(np.int64)
     return _run_sessions(cfg, streams, cohorts, enrolled, people)
+
+
+def _form_groups_within(
+    levels: np.ndarray, depts: np.ndarray, four_share: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Form peer groups in one facility, leaving out as few leaders as possible.
+
+    :func:`form_groups` defers leaders from the end of its order until a valid cut exists; in a
+    facility where one department holds a run of same-level leaders that defers many. Here, while
+    some leaders are deferred, one leader of the largest (role level, department) cell is set
+    aside instead and the groups formed again (at most 10 times); the attempt that places the
+    most leaders is kept. Returns the group index per leader (-1 when not placed).
+    """
+    n = len(levels)
+    keep = np.ones(n, bool)
+    best = np.full(n, -1)
+    for _ in range(11):
+        idx = np.flatnonzero(keep)
+        g, order = form_groups(levels[idx], depts[idx], four_share, rng)
+        if (g >= 0).sum() > (best >= 0).sum():
+            best = np.full(n, -1)
+            best[idx] = g
+        if (g >= 0).all() or len(idx) <= 3:
+            break
+        cell = levels[idx] * (int(depts.max()) + 1) + depts[idx]
+        counts = np.bincount(cell)
+        largest = np.flatnonzero(cell[order] == counts.argmax())
+        keep[idx[order[largest[-1]]]] = False
+    return best
+
+
+def _run_randomised(
+    cfg: SimulationConfig, org: Organisation, streams: Streams, model: HazardModel
+) -> Program:
+    """Recruit every cohort at once, form groups per facility, randomise their start order."""
+    from coacheval.design.rollout import randomise_rollout
+
+    cohorts = cohort_table(cfg)
+    capacity = max(6, round(cfg.cohort_share * cfg.n_leaders))
+    day = int(cohorts.recruitment_day.iloc[0])
+    people = simulate_chains(cfg, org, streams, model)
+    mask = employed_on(people, day) & (people.hire_day.to_numpy() <= day - cfg.min_tenure_days)
+    pool = people[mask]
+    lp = _selection_score(cfg, pool, org, day)
+    u = streams.uniform("enrol_randomised", pool.pid.to_numpy())
+    key = np.log(u) / np.exp(lp)
+    chosen = pool.iloc[np.argsort(-key, kind="stable")[: capacity * cfg.n_cohorts]]
+    seat = chosen.seat.to_numpy()
+    facility = org.seats.facility.to_numpy()[seat]
+    levels = org.seats.role_rank.to_numpy()[seat]
+    depts = org.seats.department.to_numpy()[seat]
+    facility_ids = org.facilities.facility_id.to_numpy()
+    label = np.full(len(chosen), "", dtype=object)
+    n_formed = 0
+    for f in np.unique(facility):
+        here = np.flatnonzero(facility == f)
+        rng = streams.generator(f"groups-randomised-{int(f)}")
+        g = _form_groups_within(levels[here], depts[here], cfg.group_size_four_share, rng)
+        # Groups are named before randomisation, by facility: F01-P001, F01-P002, ...
+        label[here[g >= 0]] = [f"{facility_ids[f]}-P{n + 1:03d}" for n in g[g >= 0]]
+        n_formed += int(g.max(initial=-1)) + 1
+    if n_formed < cfg.n_cohorts:
+        raise ConfigError(
+            f"only {n_formed} peer group(s) could be formed for a randomised rollout of "
+            f"{cfg.n_cohorts} cohorts: raise n_leaders or cohort_share"
+        )
+    placed = label != ""
+    labels = label[placed]
+    members = pd.DataFrame(
+        {
+            "group": labels,
+            "facility_id": facility_ids[facility[placed]],
+            "role_level": org.seats.role_level.to_numpy()[seat[placed]],
+            "tenure_years": (day - chosen.hire_day.to_numpy()[placed]) / DAYS_PER_YEAR,
+        }
+    )
+    assignment = randomise_rollout(
+        members, n_cohorts=cfg.n_cohorts, strata=("facility_id",), unit_col="group", seed=cfg.seed
+    )
+    cohort = members.group.map(assignment.cohort_of()).to_numpy(dtype=np.int64) - 1
+    start = cohorts.start_day.to_numpy()[cohort]
+    pid = chosen.pid.to_numpy()[placed]
+    # Exposure starts at the assigned start for everyone randomised: a leader who leaves before
+    # it is unaffected (the exit draw is the same), so one re-simulation of their seats suffices.
+    affected = seat[placed]
+    redone = simulate_chains(cfg, org, streams, model, pid, start.astype(float), seats=affected)
+    people = pd.concat([people[~people.seat.isin(affected)], redone], ignore_index=True)
+    people = people.sort_values("pid", ignore_index=True)
+    exit_day = people.set_index("pid").exit_day.loc[pid].to_numpy()
+    started = exit_day > start
+    randomised = pd.DataFrame(
+        {
+            "pid": pid,
+            "group_label": labels,
+            "facility_id": members.facility_id.to_numpy(),
+            "cohort": cohort,
+            "randomised_day": day,
+            "started": started,
+        }
+    )
+    # Groups that meet (one member or more still employed at their start) are numbered by
+    # cohort, then label, as volunteer cohorts' groups are numbered by cohort.
+    met = (
+        randomised[randomised.started]
+        .drop_duplicates("group_label")
+        .sort_values(["cohort", "group_label"])
+        .group_label.to_numpy()
+    )
+    met_id = pd.Series(np.arange(len(met)), index=met)
+    randomised["group"] = (
+        randomised.group_label.map(met_id).where(randomised.started, -1).astype(np.int64)
+    )
+    randomised = randomised.sort_values("pid", ignore_index=True)
+    enrolled = pd.DataFrame(
+        {
+            "pid": randomised.pid.to_numpy(),
+            "cohort": randomised.cohort.to_numpy(),
+            "group_in_cohort": 0,
+            "enrol_day": cohorts.start_day.to_numpy()[randomised.cohort.to_numpy()],
+            "group": randomised.group.to_numpy(),
+        }
+    )[randomised.started.to_numpy()]
+    enrolled = enrolled.sort_values(["cohort", "group", "pid"], ignore_index=True)
+    people = people.merge(randomised[["pid", "cohort", "group"]], on="pid", how="left")
+    people["cohort"] = people["cohort"].fillna(-1).astype(np.int64)
+    people["group"] = people["group"].fillna(-1).astype(np.int64)
+    program = _run_sessions(cfg, streams, cohorts, enrolled, people)
+    groups = program.groups.assign(group_label=met[program.groups.group.to_numpy()])
+    return replace(program, groups=groups, rollout=assignment, randomised=randomised)
 
 
 def _run_sessions(

@@ -214,7 +214,115 @@ def build_truth(
             ],
         },
     }
+    if program.randomised is not None:
+        truth["rollout"] = rollout_truth(cfg, program, surveys)
     return truth
+
+
+def rollout_truth(cfg: SimulationConfig, program: Program, surveys: Surveys) -> dict[str, Any]:
+    """Build the ``rollout`` entry of ``truth.json``: what a randomised evaluation targets.
+
+    The population is every randomised leader (intention to treat by assignment). Survey
+    effects: the realised ATT (treated minus untreated potential outcome) of each cohort at each
+    wave from its start on, among randomised respondents; a cell is ``identified`` when a
+    randomised cohort has not started by the wave's opening (a not-yet-started comparison
+    exists). ``target_att`` averages the identified cells weighted by cohort size (randomised
+    leaders who answered any wave), as the overall group-time aggregation does. Retention: the
+    voluntary-exit hazard ratio from the assigned start on.
+
+    Examples
+    --------
+    >>> from coacheval.simulate import simulate_health_system
+    >>> system = simulate_health_system(seed=2, n_leaders=300, rollout="randomised")
+    >>> t = system.truth["rollout"]
+    >>> t["design"], t["retention"]["hazard_ratio"]
+    ('randomised rollout (stepped wedge)', 0.85)
+    """
+    r = program.randomised
+    assert r is not None and program.rollout is not None
+    cohorts = program.cohorts
+    waves = surveys.waves
+    start = cohorts.start_day.to_numpy()
+    effects = surveys.effects[surveys.effects.pid.isin(r.pid)]
+    effects = effects[effects.cohort >= 0]
+    open_day = waves.open_day.to_numpy()[effects.wave.to_numpy()]
+    post = effects[open_day >= start[effects.cohort.to_numpy()]]
+    cells = (
+        post.groupby(["construct", "cohort", "wave"])
+        .agg(n=("effect", "size"), att=("effect", "mean"))
+        .reset_index()
+    )
+    cells["identified"] = waves.open_day.to_numpy()[cells.wave.to_numpy()] < start.max()
+    responded = surveys.responses.pid.unique()
+    weight = r[r.pid.isin(responded)].groupby("cohort").size().reindex(cohorts.cohort, fill_value=0)
+    target = {}
+    for construct, c in cells[cells.identified].groupby("construct"):
+        w = weight.reindex(c.cohort).to_numpy(dtype=float)
+        target[construct] = _round(np.average(c.att, weights=w)) if w.sum() > 0 else None
+    by_cohort = r.groupby("cohort").agg(
+        groups=("group_label", "nunique"), leaders=("pid", "size"), started=("started", "sum")
+    )
+    record = program.rollout.record()
+    return {
+        "design": "randomised rollout (stepped wedge)",
+        "unit_of_randomisation": "peer group (formed within facility before randomisation)",
+        "seed": record["seed"],
+        "method": record["method"],
+        "strata": record["strata"],
+        "bit_generator": record["bit_generator"],
+        "randomised_date": str(np.datetime64(int(r.randomised_day.iloc[0]), "D")),
+        "randomised_leaders": len(r),
+        "randomised_groups": int(r.group_label.nunique()),
+        "recruitment": (
+            "all cohorts recruited at the first cohort's recruitment date with the volunteer "
+            "selection model (n_cohorts x a cohort's capacity)"
+        ),
+        "cohorts": [
+            {
+                "cohort_id": cohorts.cohort_id.iloc[int(k)],
+                "start_day_iso": str(np.datetime64(int(start[int(k)]), "D")),
+                "groups": int(row.groups),
+                "leaders": int(row.leaders),
+                "started": int(row.started),
+                "left_before_start": int(row.leaders - row.started),
+            }
+            for k, row in by_cohort.iterrows()
+        ],
+        "allocation": program.rollout.allocation.to_dict("records"),
+        "retention": {
+            "estimand": (
+                "hazard ratio of voluntary exit, randomised leaders whose group has started vs "
+                "those whose group has not yet started, from the assigned start on "
+                "(intention to treat)"
+            ),
+            "hazard_ratio": cfg.voluntary_hr,
+            "log_hazard_ratio": _round(np.log(cfg.voluntary_hr)),
+            "note": (
+                "conditional on the latent traits; randomisation balances them between cohorts, "
+                "so a Cox model of the randomised leaders has no confounder (its marginal hazard "
+                "ratio is slightly closer to 1 as frail leaders leave)"
+            ),
+        },
+        "survey_effects": {
+            "estimand": (
+                "ATT of started cohorts against not-yet-started randomised cohorts, group-time "
+                "cells weighted by cohort size"
+            ),
+            "target_att": target,
+            "cohort_weights": {cohorts.cohort_id.iloc[int(k)]: int(v) for k, v in weight.items()},
+            "realised_att": [
+                {
+                    "construct": c.construct,
+                    "cohort_id": cohorts.cohort_id.iloc[int(c.cohort)],
+                    "wave_id": waves.wave_id.iloc[int(c.wave)],
+                    "n_respondents": int(c.n),
+                    "att": _round(c.att),
+                    "identified": bool(c.identified),
+                }
+                for c in cells.itertuples()
+            ],
+        },
+    }
 
 
 def spillover_truth(cfg: SimulationConfig, staffing: pd.DataFrame) -> dict[str, Any]:

@@ -20,8 +20,12 @@ CLEAN_FILES = {
     "survey_responses": "survey_responses.csv",
     "program_costs": "program_costs.csv",
     "unit_staffing": "unit_staffing.csv",
+    "rollout_assignment": "rollout_assignment.csv",
 }
-"""File of each clean extract; ``unit_staffing`` is optional (written when simulated)."""
+"""File of each clean extract; ``unit_staffing`` and ``rollout_assignment`` are optional."""
+
+ROLLOUT_FOLDER = "rollout"
+"""Folder of a randomised rollout's record (assignment, allocation, balance, ``rollout.json``)."""
 
 
 _SMALL_INTS = np.array([str(i) for i in range(1000)], dtype=object)
@@ -129,10 +133,11 @@ def write_system(
         from coacheval.simulate.messy import write_messy
 
         written, problems = write_messy(system, out)
-        if "unit_staffing" in system.extracts:  # messy mode leaves the staffing table clean
-            path = out / CLEAN_FILES["unit_staffing"]
-            write_csv(system.extracts["unit_staffing"], path)
-            written.append(path)
+        for name in ("unit_staffing", "rollout_assignment"):  # messy mode leaves these clean
+            if name in system.extracts:
+                path = out / CLEAN_FILES[name]
+                write_csv(system.extracts[name], path)
+                written.append(path)
     else:
         for name, filename in CLEAN_FILES.items():
             if name not in system.extracts:
@@ -144,9 +149,11 @@ def write_system(
         for filename, frame in snapshot_frames(system).items():
             write_csv(frame, out / filename)
             written.append(out / filename)
+    if system.program.rollout is not None:
+        written.extend(system.program.rollout.write(out / ROLLOUT_FOLDER))
     truth = dict(system.truth)
     truth["mode"] = "messy" if messy else "clean"
-    truth["files"] = {p.name: file_digest(p) for p in written}
+    truth["files"] = {p.relative_to(out).as_posix(): file_digest(p) for p in written}
     truth["injected_problems"] = problems
     truth_path = out / "truth.json"
     dump_json(truth, truth_path)
