@@ -314,3 +314,21 @@ def test_outputs_to_markdown_follow_cell_options(tmp_path):
         "caption: [Cap \\[1\\]]) <fig-a>"
     ) in typst_md
     assert "As `@fig-a`{=typst} shows (`@fig-a`{=typst})" in typst_md
+
+
+def test_shipped_templates_are_found_by_name():
+    from coacheval.reports import report_templates
+    from coacheval.reports.render import _template_path
+
+    shipped = report_templates()
+    assert set(shipped) == {"executive", "quarterly", "technical"}
+    assert all(path.is_file() for path in shipped.values())
+    assert _template_path("technical") == shipped["technical"]
+
+
+def test_unknown_template_name_is_a_clear_error(tmp_path):
+    from coacheval.errors import ConfigError
+    from coacheval.reports import render
+
+    with pytest.raises(ConfigError, match=r"unknown report template 'exec'.*executive"):
+        render("exec", tmp_path, out=tmp_path / "out")

@@ -20,6 +20,7 @@ from coacheval.reports.render import (
     notebook_markdown,
     quarto_command,
     render,
+    report_templates,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "quarto_command",
     "read_qmd",
     "render",
+    "report_templates",
 ]

@@ -48,6 +48,7 @@ __all__ = [
     "notebook_markdown",
     "quarto_command",
     "render",
+    "report_templates",
 ]
 
 #: Output formats :func:`render` writes, with the file extension of each (the aliases
@@ -940,6 +941,43 @@ def _render_quarto(
     return outputs
 
 
+def report_templates() -> dict[str, Path]:
+    """List the report templates shipped with coacheval, by name.
+
+    Returns
+    -------
+    dict of str to Path
+        ``{"executive": .../executive.qmd, "quarterly": ..., "technical": ...}``: the ``.qmd``
+        files :func:`render` (and ``coacheval report``) use when given a name.
+
+    Examples
+    --------
+    >>> from coacheval.reports import report_templates
+    >>> sorted(report_templates())
+    ['executive', 'quarterly', 'technical']
+    >>> report_templates()["executive"].suffix
+    '.qmd'
+    """
+    from coacheval._resources import resource_dir
+
+    folder = resource_dir("reports")
+    return {p.stem: p for p in sorted(folder.glob("*.qmd")) if not p.stem.startswith("_")}
+
+
+def _template_path(template: str | Path) -> Path:
+    """Resolve a template given by name (``"executive"``) or as a path to a ``.qmd`` file."""
+    if isinstance(template, str) and not template.endswith(".qmd") and "/" not in template:
+        shipped = report_templates()
+        if template in shipped:
+            return shipped[template]
+        if not Path(template).exists():
+            raise ConfigError(
+                f"unknown report template {template!r}: the shipped ones are "
+                f"{', '.join(sorted(shipped))}, or give the path to a .qmd file"
+            )
+    return Path(template).resolve()
+
+
 def render(
     template: str | Path,
     results: str | Path,
@@ -955,7 +993,9 @@ def render(
     Parameters
     ----------
     template
-        The ``.qmd`` file. Its code runs with the template's folder as working directory.
+        A shipped template's name (``"executive"``, ``"quarterly"``, ``"technical"``: see
+        :func:`report_templates`) or the path to a ``.qmd`` file. Its code runs with the
+        template's folder as working directory.
     results
         The evaluation results the template reads (``results.json`` or its folder); given to
         the template as the parameter ``results`` (an absolute path string).
@@ -1012,7 +1052,7 @@ def render(
     True
     """
     t_start = time.perf_counter()
-    template = Path(template).resolve()
+    template = _template_path(template)
     if not template.is_file():
         raise ConfigError(f"report template {template} does not exist")
     fmts = _normalise_formats(formats)
