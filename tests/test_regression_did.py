@@ -91,3 +91,35 @@ def test_dose_response_bands_order_the_effects():
     )
     assert len(table) == 2 and table.estimate.iloc[1] > table.estimate.iloc[0]
     assert table.term.iloc[0].startswith("dose band 1")
+
+
+def test_a_band_without_post_treatment_cells_is_reported_not_estimable():
+    # Regression (default plan on a clean 400-leader seed-7 system): a band whose post-treatment
+    # cells were all skipped has only placebo cells, no overall ATT; dose_response raised a bare
+    # IndexError. Now that band's row says why and the other band is still estimated.
+    from coacheval.effects.did import group_time_att
+    from coacheval.errors import DataValidationError
+
+    panel = _panel(7, n=400, groups=(3,))  # cells: t=2 (placebo) and t=3 (post)
+    people = panel.drop_duplicates("id").set_index("id")
+    treated = people[people.g > 0]
+    low = treated.index[treated.dose < treated.dose.median()]
+    gappy = panel[~(panel.id.isin(low) & (panel.t == 3))]  # low dose: no answer after the start
+    kwargs = {"outcome": "y", "unit": "id", "period": "t", "group": "g"}
+    table = dose_response(gappy, dose="dose", bands=2, **kwargs)
+    assert table.estimate.isna().tolist() == [True, False]
+    assert table.note.iloc[1] == "" and np.isfinite(table.std_error.iloc[1])
+    assert table.note.iloc[0].startswith("dose band 1 (")
+    assert "not estimable (no post-treatment group-time cell" in table.note.iloc[0]
+    assert "1: too few treated or comparison units observed" in table.note.iloc[0]
+    assert table.n.tolist() == [len(low), len(treated) - len(low)]
+    band = gappy[gappy.id.isin(low) | (gappy.g == 0)]
+    placebo_only = group_time_att(band, **kwargs)
+    assert placebo_only.table.post.tolist() == [False]
+    with pytest.raises(DataValidationError, match="no overall ATT"):
+        placebo_only.overall()
+    no_post = panel[~((panel.g > 0) & (panel.t == 3))]
+    with pytest.raises(DataValidationError, match="no attendance band is estimable: dose band 1"):
+        dose_response(no_post, dose="dose", bands=2, **kwargs)
+    with pytest.raises(DataValidationError, match="no treated unit with a 'dose' value"):
+        dose_response(panel.assign(g=0), dose="dose", bands=2, **kwargs)

@@ -39,6 +39,8 @@ from scipy.special import expit
 from coacheval.errors import ConfigError, DataValidationError
 from coacheval.results import TableResult
 
+__all__ = ["GroupTimeResult", "did_2x2", "group_time_att"]
+
 Method = Literal["reg", "ipw", "dr"]
 Comparison = Literal["never_treated", "not_yet_treated"]
 
@@ -225,6 +227,26 @@ class GroupTimeResult(TableResult):
     aggregations
         ``aggregation, term, event_time, group, estimate, std_error, ...`` for the overall ATT,
         by event time (an event study) and by group.
+
+    Examples
+    --------
+    :func:`group_time_att` returns one; here twenty leaders start the program in period 2 and
+    twenty never do (true effect 1):
+
+    >>> rows = [
+    ...     {"id": u, "t": t, "g": 2 if u < 20 else 0, "y": u % 5 + t + (u < 20 and t == 2)}
+    ...     for u in range(40)
+    ...     for t in (1, 2)
+    ... ]
+    >>> res = group_time_att(pd.DataFrame(rows), outcome="y", unit="id", period="t", group="g")
+    >>> res.table[["group", "period", "event_time", "estimate", "n_treated", "n_comparison"]]
+       group  period  event_time  estimate  n_treated  n_comparison
+    0      2       2           0       1.0         20            20
+    >>> res.aggregations[["aggregation", "term", "estimate"]]
+      aggregation           term  estimate
+    0     overall  ATT (overall)       1.0
+    1  event_time       ATT(e=0)       1.0
+    2       group       ATT(g=2)       1.0
     """
 
     table: pd.DataFrame
@@ -237,8 +259,23 @@ class GroupTimeResult(TableResult):
     notes: tuple[str, ...] = field(default=())
 
     def overall(self) -> pd.Series:
-        """Return the overall ATT (post-treatment cells, weighted by group size)."""
-        return self.aggregations[self.aggregations.aggregation == "overall"].iloc[0]
+        """Return the overall ATT (post-treatment cells, weighted by group size).
+
+        Raises
+        ------
+        DataValidationError
+            No post-treatment cell could be estimated (for example every one had fewer than
+            ``min_cell`` treated or comparison units), so there is no overall ATT; the message
+            lists the skipped cells.
+        """
+        rows = self.aggregations
+        rows = rows[rows.aggregation == "overall"] if len(rows) else rows
+        if not len(rows):
+            raise DataValidationError(
+                "no post-treatment group-time cell could be estimated, so there is no overall "
+                "ATT" + _skipped_cells(self.notes)
+            )
+        return rows.iloc[0]
 
     def plot(self):  # type: ignore[no-untyped-def]
         """Event-study plot: ATT by event time with 95% CIs; pre-periods are placebo checks."""
@@ -276,6 +313,21 @@ class GroupTimeResult(TableResult):
         ax.set_title("Event study")
         fig.tight_layout()
         return fig
+
+
+def _skipped_cells(notes: Sequence[str]) -> str:
+    """Count the skipped cells of ``notes`` by reason: `` (3 cells skipped: 2 ..., 1 ...)``."""
+    reasons: dict[str, int] = {}
+    for note in notes:
+        if note.startswith("cell g=") and " skipped: " in note:
+            reason = note.split(" skipped: ", 1)[1]
+            if reason.endswith("units observed"):
+                reason = "too few treated or comparison units observed"
+            reasons[reason] = reasons.get(reason, 0) + 1
+    if not reasons:
+        return ""
+    parts = ", ".join(f"{count}: {reason}" for reason, count in reasons.items())
+    return f" ({sum(reasons.values())} cells skipped; {parts})"
 
 
 def _summaries(

@@ -20,12 +20,32 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from coacheval.errors import CoachevalWarning, DataValidationError
+from coacheval.errors import CoachevalError, CoachevalWarning, DataValidationError
 from coacheval.results import TableResult
+
+__all__ = ["StaggeredTWFEWarning", "TWFEResult", "dose_response", "mixed_did", "twfe"]
 
 
 class StaggeredTWFEWarning(CoachevalWarning):
-    """Two-way fixed effects under staggered adoption: the coefficient may be a biased average."""
+    """Two-way fixed effects under staggered adoption: the coefficient may be a biased average.
+
+    Examples
+    --------
+    :func:`twfe` warns when treated cohorts start in different periods (here periods 2 and 3):
+
+    >>> import warnings
+    >>> rows = [
+    ...     {"u": u, "t": t, "g": 2 if u < 10 else 3 if u < 20 else 0, "y": u + t + u * t % 3}
+    ...     for u in range(30)
+    ...     for t in (1, 2, 3)
+    ... ]
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     result = twfe(pd.DataFrame(rows), outcome="y", unit="u", period="t", group="g",
+    ...                   cluster="u", wild_below=0)
+    >>> caught[0].category.__name__, result.staggered
+    ('StaggeredTWFEWarning', True)
+    """
 
 
 def demean_two_way(
@@ -64,7 +84,36 @@ def demean_two_way(
 
 
 class TWFEResult(TableResult):
-    """The TWFE coefficient of ``treated x post`` with its inference."""
+    """The TWFE coefficient of ``treated x post`` with its inference.
+
+    Attributes
+    ----------
+    table
+        One row, ``treated x post``, in the estimate-table vocabulary.
+    staggered
+        Whether treated cohorts start in different periods (a
+        :class:`StaggeredTWFEWarning` was issued).
+    inference
+        How the standard error, p-value and interval were computed.
+
+    Examples
+    --------
+    :func:`twfe` returns one; here for sixty leaders surveyed twice, half of them in the program
+    from the second wave (true effect 0.5):
+
+    >>> rng = np.random.default_rng(1)
+    >>> panel = pd.DataFrame({"u": np.repeat(np.arange(60), 2), "t": np.tile([1, 2], 60)})
+    >>> panel["g"] = np.where(panel.u < 30, 2, 0)
+    >>> post = (panel.g > 0) & (panel.t >= panel.g)
+    >>> panel["y"] = panel.u % 7 + panel.t + 0.5 * post + rng.normal(0, 0.5, 120)
+    >>> result = twfe(panel, outcome="y", unit="u", period="t", group="g", cluster="u",
+    ...               wild_below=0)
+    >>> result.table[["term", "estimate", "std_error", "n", "n_clusters"]].round(3)
+                 term  estimate  std_error    n  n_clusters
+    0  treated x post      0.37      0.144  120          60
+    >>> result.staggered, result.inference.split(" (")[0]
+    (False, 'CR1')
+    """
 
     def __init__(
         self, table: pd.DataFrame, staggered: bool, inference: str, notes: tuple[str, ...]
@@ -191,6 +240,21 @@ def mixed_did(
     -------
     DataFrame
         One row: the ``treated x post`` coefficient in the estimate-table vocabulary.
+
+    Examples
+    --------
+    Sixty leaders surveyed twice, half of them in the program from the second wave (true
+    effect 0.5):
+
+    >>> rng = np.random.default_rng(1)
+    >>> panel = pd.DataFrame({"u": np.repeat(np.arange(60), 2), "t": np.tile([1, 2], 60)})
+    >>> panel["g"] = np.where(panel.u < 30, 2, 0)
+    >>> post = (panel.g > 0) & (panel.t >= panel.g)
+    >>> panel["y"] = panel.u % 7 + panel.t + 0.5 * post + rng.normal(0, 0.5, 120)
+    >>> row = mixed_did(panel, outcome="y", unit="u", period="t", group="g")
+    >>> row[["term", "estimate", "std_error", "n_clusters"]].round(3)
+                 term  estimate  std_error  n_clusters
+    0  treated x post     0.367      0.144          60
     """
     from coacheval.effects.mixed import fit_mixed
 
@@ -231,43 +295,94 @@ def dose_response(
     -------
     DataFrame
         One row per band: ``term`` (``dose band 1 (0.08-0.58)`` ...), the overall ATT of that band
-        and its inference, from :func:`coacheval.effects.did.group_time_att` (doubly robust).
+        and its inference, from :func:`coacheval.effects.did.group_time_att` (doubly robust), and
+        ``note``: empty, or why that band is not estimable (its estimate and inference are then
+        missing), for example too few treated units in every post-treatment cell.
+
+    Raises
+    ------
+    DataValidationError
+        No treated unit has a dose, or no band is estimable (the message gives each band's
+        reason).
+
+    Examples
+    --------
+    The effect grows with attendance (twice the share of sessions attended):
+
+    >>> rng = np.random.default_rng(1)
+    >>> panel = pd.DataFrame({"u": np.repeat(np.arange(60), 2), "t": np.tile([1, 2], 60)})
+    >>> panel["g"] = np.where(panel.u < 30, 2, 0)
+    >>> panel["dose"] = np.where(panel.u < 30, 0.2 + panel.u / 50, 0.0)
+    >>> post = (panel.g > 0) & (panel.t >= panel.g)
+    >>> panel["y"] = panel.u % 7 + panel.t + 2 * panel.dose * post + rng.normal(0, 0.5, 120)
+    >>> bands = dose_response(panel, outcome="y", unit="u", period="t", group="g", dose="dose")
+    >>> bands[["term", "estimate", "std_error", "n"]].round(2)
+                          term  estimate  std_error   n
+    0  dose band 1 (0.20-0.49)      0.69       0.15  15
+    1  dose band 2 (0.49-0.78)      1.01       0.20  15
     """
     from coacheval.effects.did import group_time_att
 
     people = panel.drop_duplicates(unit).set_index(unit)
-    treated_dose = people.loc[people[group] > 0, dose]
+    treated_dose = people.loc[people[group] > 0, dose].dropna()
+    if treated_dose.empty:
+        raise DataValidationError(
+            f"dose response: no treated unit with a {dose!r} value, so there are no dose bands"
+        )
     edges = np.unique(np.quantile(treated_dose, np.linspace(0, 1, bands + 1)))
     band_of = pd.Series(
         np.clip(np.searchsorted(edges, treated_dose, side="right") - 1, 0, len(edges) - 2),
         index=treated_dose.index,
     )
+    if len(edges) < 2:  # every treated unit has the same dose: one band
+        edges = np.array([edges[0], edges[0]])
     rows = []
     for b in range(len(edges) - 1):
         keep = people.index[(people[group] == 0)].union(band_of.index[band_of == b])
         sub = panel[panel[unit].isin(keep)]
-        result = group_time_att(
-            sub,
-            outcome=outcome,
-            unit=unit,
-            period=period,
-            group=group,
-            covariates=covariates,
-            cluster=cluster,
-            level=level,
-            min_cell=min_cell,
-        )
-        overall = result.overall()
+        term = f"dose band {b + 1} ({edges[b]:.2f}-{edges[b + 1]:.2f})"
+        n_band = int((band_of == b).sum())
+        try:
+            overall = group_time_att(
+                sub,
+                outcome=outcome,
+                unit=unit,
+                period=period,
+                group=group,
+                covariates=covariates,
+                cluster=cluster,
+                level=level,
+                min_cell=min_cell,
+            ).overall()
+        except CoachevalError as exc:  # this band cannot be estimated: say why, keep the others
+            rows.append(
+                {
+                    "term": term,
+                    **dict.fromkeys(
+                        ("estimate", "std_error", "conf_low", "conf_high", "p_value"), np.nan
+                    ),
+                    "n": n_band,
+                    "n_clusters": np.nan,
+                    "note": f"{term}: not estimable ({exc})",
+                }
+            )
+            continue
         rows.append(
             {
-                "term": f"dose band {b + 1} ({edges[b]:.2f}-{edges[b + 1]:.2f})",
+                "term": term,
                 "estimate": overall.estimate,
                 "std_error": overall.std_error,
                 "conf_low": overall.conf_low,
                 "conf_high": overall.conf_high,
                 "p_value": overall.p_value,
-                "n": int((band_of == b).sum()),
+                "n": n_band,
                 "n_clusters": overall.n_clusters,
+                "note": "",
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if table.estimate.isna().all():
+        raise DataValidationError(
+            "no attendance band is estimable: " + "; ".join(table.note.tolist())
+        )
+    return table
