@@ -71,7 +71,12 @@ numpydoc_xref_param_type = False
 
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
 myst_heading_anchors = 3
-nb_execution_mode = "off"  # the test suite executes the notebooks; the site shows their outputs
+# The notebooks are stored without outputs (never stale); the site executes them at build time
+# so readers see every table and figure, and a notebook that raises fails the build.
+nb_execution_mode = "force"
+nb_execution_timeout = 300
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
 
 # -- HTML ---------------------------------------------------------------------------------
 
