@@ -32,6 +32,10 @@ CONSTRUCTS = (
 )
 COVARIATES = ("tenure_years", "role_level")
 PRIMARY_METHODS = ("did_dr", "did_reg", "did_ipw", "pre_post")
+DEFAULT_ASSIGNMENT = "rollout/assignment.csv"
+RANDOMISED_SECONDARY = ("did_reg", "did_ipw", "twfe", "mixed", "dose_response")
+"""Secondary methods a randomised_rollout plan may ask for (the others compare participants
+with leaders who never enrolled, who are not part of a randomised evaluation)."""
 
 
 class _Strict(BaseModel):
@@ -41,8 +45,10 @@ class _Strict(BaseModel):
 class Design(_Strict):
     """Who is compared with whom, and when."""
 
-    type: Literal["staggered_did", "single_arm"] = Field(
-        description="staggered_did: cohorts against never or not-yet enrolled leaders; single_arm: pre/post only"
+    type: Literal["staggered_did", "single_arm", "randomised_rollout"] = Field(
+        description="staggered_did: cohorts against never or not-yet enrolled leaders; single_arm: "
+        "pre/post only; randomised_rollout: peer groups randomised to cohorts (a stepped wedge), "
+        "started against not-yet-started randomised cohorts"
     )
     comparison: Literal["never_treated", "not_yet_treated"] = "never_treated"
     baseline_wave: str | None = Field(
@@ -50,6 +56,12 @@ class Design(_Strict):
     )
     followup_wave: str | None = Field(
         None, description="wave for the single-arm pre/post (default: the last)"
+    )
+    assignment: str | None = Field(
+        None,
+        description="randomised_rollout only: the randomisation record written by coacheval "
+        "rollout, relative to the extracts folder (default rollout/assignment.csv); the "
+        "leaders randomised come from the rollout_assignment extract",
     )
 
 
@@ -221,7 +233,10 @@ class Plan(_Strict):
     @property
     def hash(self) -> str:
         """SHA-256 of the plan as canonical JSON (sorted keys): changes with any setting."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        if data["design"].get("assignment") is None:  # plans without it hash as they always did
+            data["design"].pop("assignment", None)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -239,7 +254,15 @@ def parse_plan(data: Any, source: str = "") -> Plan:
     Traceback (most recent call last):
     ...
     coacheval.errors.ConfigError: invalid analysis plan:
-      design.type: Input should be 'staggered_did' or 'single_arm' (got 'rct')
+      design.type: Input should be 'staggered_did', 'single_arm' or 'randomised_rollout' (got 'rct')
+
+    A randomised rollout compares started with not-yet-started cohorts; its randomisation record
+    defaults to ``rollout/assignment.csv`` in the extracts folder:
+
+    >>> plan = parse_plan({"name": "r", "design": {"type": "randomised_rollout"},
+    ...                    "outcomes": ["work_engagement"]})
+    >>> plan.design.comparison, plan.design.assignment
+    ('not_yet_treated', 'rollout/assignment.csv')
     """
     try:
         plan = Plan.model_validate(data)
@@ -265,12 +288,48 @@ def parse_plan(data: Any, source: str = "") -> Plan:
             "a single_arm design has no comparison group: methods.primary must be pre_post",
             source=source or None,
         )
-    if plan.design.type == "staggered_did" and plan.methods.primary == "pre_post":
+    if plan.design.type in ("staggered_did", "randomised_rollout") and (
+        plan.methods.primary == "pre_post"
+    ):
         raise ConfigError(
             "pre_post ignores the comparison group: choose did_dr, did_reg or did_ipw",
             source=source or None,
         )
-    return plan
+    if plan.design.type != "randomised_rollout":
+        if plan.design.assignment is not None:
+            raise ConfigError(
+                "design.assignment is read only by a randomised_rollout design",
+                source=source or None,
+            )
+        return plan
+    return _randomised_plan(plan, source)
+
+
+def _randomised_plan(plan: Plan, source: str) -> Plan:
+    """Check a randomised_rollout plan and fill its defaults (not-yet-started comparison)."""
+    design = plan.design
+    if "comparison" in design.model_fields_set and design.comparison != "not_yet_treated":
+        raise ConfigError(
+            "a randomised_rollout compares started cohorts with randomised cohorts that have not "
+            "started yet: design.comparison must be not_yet_treated (or left out)",
+            source=source or None,
+        )
+    other = [m for m in plan.methods.secondary if m not in RANDOMISED_SECONDARY]
+    if other:
+        raise ConfigError(
+            f"methods.secondary {', '.join(other)} compare participants with leaders who never "
+            "enrolled; a randomised_rollout analyses the randomised leaders only (allowed: "
+            f"{', '.join(RANDOMISED_SECONDARY)})",
+            source=source or None,
+        )
+    path = design.assignment or DEFAULT_ASSIGNMENT
+    if Path(path).is_absolute() or ".." in Path(path).parts:
+        raise ConfigError(
+            f"design.assignment must be a path inside the extracts folder (got {path!r})",
+            source=source or None,
+        )
+    filled = design.model_copy(update={"comparison": "not_yet_treated", "assignment": path})
+    return plan.model_copy(update={"design": filled})
 
 
 def load_plan(name_or_path: str | Path) -> Plan:

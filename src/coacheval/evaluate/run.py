@@ -320,6 +320,7 @@ def _regression_analysis(
         level=level,
         min_cell=plan.reporting.min_cell,
     )
+    notes.extend(f"{outcome}, dose_response: {note}" for note in table.note if note)
     return [
         {
             "estimand": "ATT by share of planned sessions attended",
@@ -454,7 +455,18 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
     >>> sorted(result.primary().outcome)[:2]
     ['burnout', 'job_satisfaction']
     """
-    panel = survey_panel(study)
+    rollout = None
+    source = study  # the randomised leaders only, by assignment, for a randomised rollout
+    did_design = f"staggered DiD ({plan.design.comparison})"
+    if plan.design.type == "randomised_rollout":
+        from coacheval.evaluate.rollout import randomised_rollout
+
+        rollout = randomised_rollout(study, plan)
+        source = rollout.study
+        did_design = f"{rollout.label}: started vs not-yet-started randomised cohorts"
+    panel = survey_panel(source)
+    if rollout is not None:
+        panel = panel[panel.person.isin(rollout.leaders.employee_id)].reset_index(drop=True)
     waves = study.tables["survey_waves"].sort_values("open_date").wave_id.tolist()
     baseline = plan.design.baseline_wave or waves[0]
     baseline_period = waves.index(baseline) + 1
@@ -606,6 +618,8 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
                 notes.append(f"{outcome}, {method}: not estimable from these data ({exc})")
                 continue
             results[(method, outcome)] = result
+            if result.n_dropped and method == plan.methods.primary:
+                notes.extend(f"{outcome}, {method}: {n}" for n in result.notes if "dropped" in n)
             for agg in result.aggregations.itertuples():
                 estimand = {
                     "overall": "ATT, post-treatment cells weighted by cohort size",
@@ -625,13 +639,21 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
                         "p_value": agg.p_value,
                         "n": agg.n,
                         "n_clusters": agg.n_clusters,
-                        "design": f"staggered DiD ({plan.design.comparison})",
+                        "design": did_design,
                     }
                 )
     if plan.retention is not None:
         if "hr_roster" in study.tables or "employment_episodes" in study.tables:
             try:
-                retention_rows, retention_results = retention_estimates(study, plan, notes)
+                if rollout is None:
+                    retention_rows, retention_results = retention_estimates(study, plan, notes)
+                else:
+                    from coacheval.evaluate.rollout import relabel_retention_rows
+
+                    retention_rows, retention_results = retention_estimates(
+                        source, rollout.retention_plan(plan), notes
+                    )
+                    retention_rows = relabel_retention_rows(retention_rows, rollout.label)
             except CoachevalError as exc:
                 notes.append(f"retention: not estimated ({exc})")
             else:
@@ -675,6 +697,15 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
         "E-values (VanderWeele & Ding 2017) for the primary estimates, from the standardised effect "
         "(RR = exp(0.91 d)): how strong an unmeasured confounder would have to be to explain them away."
     )
+    if rollout is not None:
+        r = rollout.provenance()
+        notes.append(
+            f"Design: {rollout.label} ({r['method']}; strata: {', '.join(r['strata']) or 'none'}; "
+            f"numpy {r['numpy_version']} {r['bit_generator']}). {r['randomised_leaders']} "
+            f"randomised leaders in {r['randomised_groups_in_extract']} peer groups, randomised "
+            f"on {r['randomised_date']}, analysed by assignment (intention to treat): started "
+            "cohorts against randomised cohorts that had not started yet."
+        )
     provenance = {
         "package": "coacheval",
         "version": __version__,
@@ -685,4 +716,6 @@ def evaluate(study: Any, plan: Plan, *, data_hashes: dict[str, str] | None = Non
         "data_hashes": data_hashes or {},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if rollout is not None:
+        provenance["rollout"] = rollout.provenance()
     return Evaluation(plan, estimates, results, provenance, notes)
