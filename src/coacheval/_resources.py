@@ -3,11 +3,16 @@
 The folders ``data_schema/``, ``reports/`` and ``analyses/`` at the top of the source tree are the
 single source; the wheel carries copies under ``coacheval/_resources/``. An editable install or
 a plain source checkout reads the top-level folders directly.
+
+An internal module (its name starts with an underscore): it has no public API, so its
+``__all__`` is empty.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+__all__: list[str] = []
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _RESOURCE_ROOTS = ("data_schema", "reports", "analyses")

@@ -6,12 +6,33 @@ from typing import Any
 
 import pandas as pd
 
+__all__ = ["TableResult"]
+
 
 class TableResult:
     """Mixin for results whose main content is a tidy DataFrame in ``self.table``.
 
     Subclasses provide ``table`` (a DataFrame) and ``title`` (a str); numbers stay numbers until
     they are displayed.
+
+    Examples
+    --------
+    Every coacheval result is one (a frozen dataclass); a result of your own can be too:
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Counts(TableResult):
+    ...     table: pd.DataFrame
+    ...     title: str = "Leaders by role"
+    >>> result = Counts(pd.DataFrame({"role": ["manager", "director"], "n": [12, 3]}))
+    >>> print(result.summary())
+    Leaders by role
+    <BLANKLINE>
+        role  n
+     manager 12
+    director  3
+    >>> result.to_dict()["table"]
+    [{'role': 'manager', 'n': 12}, {'role': 'director', 'n': 3}]
     """
 
     table: pd.DataFrame

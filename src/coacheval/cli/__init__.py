@@ -23,6 +23,8 @@ import click
 from coacheval.cli.app import app, console_err
 from coacheval.errors import CoachevalError, CoachevalWarning
 
+__all__ = ["main"]
+
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 
 
@@ -36,6 +38,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     ----------
     argv
         Arguments (without the program name); ``sys.argv[1:]`` when omitted.
+
+    Examples
+    --------
+    ``main`` always ends with :class:`SystemExit`; its code says how the command went:
+
+    >>> try:
+    ...     main(["validate", "--no-such-option"])
+    ... except SystemExit as finished:
+    ...     print("exit code", finished.code)
+    exit code 2
     """
     args = list(sys.argv[1:] if argv is None else argv)
     warnings.showwarning = _show_warning

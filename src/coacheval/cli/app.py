@@ -1,4 +1,8 @@
-"""Command definitions. Commands parse options, call the public API and print; nothing else."""
+"""Command definitions. Commands parse options, call the public API and print; nothing else.
+
+The commands are documented by their ``--help`` (the command-line reference); their click
+objects are no Python API, so ``__all__`` is empty. Run them through :func:`coacheval.cli.main`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import numpy as np
 from rich.console import Console
 
 from coacheval import __version__
+
+__all__: list[str] = []
 
 console = Console()
 console_err = Console(stderr=True)

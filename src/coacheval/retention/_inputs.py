@@ -1,5 +1,8 @@
 """Input checks shared by the retention estimators: row listings, numeric columns, alpha.
 
+An internal module (its name starts with an underscore): it has no public API, so its
+``__all__`` is empty.
+
 Examples
 --------
 >>> import numpy as np, pandas as pd
@@ -13,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from coacheval.errors import ConfigError, DataValidationError
+
+__all__: list[str] = []
 
 MAX_LISTED = 10
 """How many offending row labels an error message lists before "and N more"."""
