@@ -1,4 +1,12 @@
-"""The analysis panel: one row per leader and survey wave, with treatment timing and covariates."""
+"""The analysis panel: one row per leader and survey wave, with treatment timing and covariates.
+
+Examples
+--------
+The panel has one dummy column ``role_<level>`` per role level:
+
+>>> ROLE_LEVELS
+('charge_nurse', 'assistant_nurse_manager', 'nurse_manager', 'director')
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,10 @@ import pandas as pd
 
 from coacheval.measures.scoring import score_instruments
 
+__all__ = ["ROLE_LEVELS", "survey_panel"]
+
+#: Role levels of the HR roster, lowest first; :func:`survey_panel` adds a ``role_<level>``
+#: dummy for each (analyses adjusting for role leave the first out as the reference).
 ROLE_LEVELS = ("charge_nurse", "assistant_nurse_manager", "nurse_manager", "director")
 
 
