@@ -16,6 +16,9 @@ complete quarters.
 Economics: program cost from the cost extract, turnovers avoided and the return on investment
 from the primary retention hazard ratio, with intervals (see
 :func:`coacheval.quality.economics.roi`).
+
+The functions here are steps of :func:`coacheval.evaluate.run.evaluate`, which is how users run
+them; the module has no public API of its own, so its ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from coacheval.quality.kpi import quarterly_kpis
 from coacheval.quality.reaim import implementation_summary
 from coacheval.quality.spc import SPCResult, i_mr_chart, p_chart, u_chart
 from coacheval.retention.persontime import RetentionData
+
+__all__: list[str] = []
 
 _DAY = np.timedelta64(1, "D")
 

@@ -29,6 +29,8 @@ from coacheval.retention.power import retention_power
 from coacheval.retention.rates import rate_ratio_from_counts, turnover_rates
 from coacheval.retention.rmst import rmst
 
+__all__ = ["landmark_trials", "retention_estimates"]
+
 _ROLE_LEVELS = ("charge_nurse", "assistant_nurse_manager", "nurse_manager", "director")
 _AGE_BANDS = ("<30", "30-39", "40-49", "50-59", "60+")
 

@@ -23,6 +23,10 @@ check, both with cluster-robust (CR1) standard errors by unit. Calendar-year eff
 system-wide trends in staff turnover (US staff RN turnover fell from 27% in 2021 to 16% in 2024),
 which would otherwise be confounded with the program's staggered start. ``exp(b1)`` is the rate
 ratio of staff separations per headcount-year under a coached versus an uncoached leader.
+
+:func:`unit_months` builds the analysis rows; :func:`coacheval.evaluate.run.evaluate` fits
+the models when the ``unit_staffing`` extract is present (the plan's ``retention.spillover``,
+on by default).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ import pandas as pd
 from coacheval.errors import CoachevalError
 from coacheval.evaluate.plan import Plan
 from coacheval.retention.spillover import SpilloverResult, unit_turnover_model
+
+__all__ = ["unit_months"]
 
 OUTCOME = "staff turnover"
 ESTIMAND = "rate ratio of staff separations per headcount-year, coached vs not (yet) coached unit"
