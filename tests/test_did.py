@@ -229,3 +229,36 @@ def test_a_covariate_level_held_only_by_treated_units_is_not_adjusted_for_in_tha
     np.testing.assert_allclose(
         with_rare.table.estimate.to_numpy(), without.table.estimate.to_numpy(), atol=1e-12
     )
+
+
+def test_units_with_a_missing_covariate_are_dropped_and_counted():
+    # Regression (messy extracts, seed 7): a survey respondent whose HR row was quarantined has
+    # no tenure or role; one such leader made every group-time analysis "not estimable". Now the
+    # adjusted analysis is the complete-case one: the same numbers as without those units, with
+    # how many were dropped (treated / comparison, rows, per covariate) in the notes.
+    panel = _panel(12)
+    rng = np.random.default_rng(12)
+    panel["x"] = rng.normal(size=panel.id.max() + 1)[panel.id]
+    gaps = [0, 3, 5]  # ids 0 and 3 treated (group 2), 5 never treated
+    messy = panel.assign(x=panel.x.where(~panel.id.isin(gaps)))
+    messy.loc[messy.id == 5, "x"] = np.r_[np.nan, 1.0, 1.0, 1.0]  # missing where first seen
+    kwargs = {"outcome": "y", "unit": "id", "period": "t", "group": "g", "covariates": ["x"]}
+    dropped = group_time_att(messy, **kwargs)
+    complete = group_time_att(panel[~panel.id.isin(gaps)], **kwargs)
+    np.testing.assert_allclose(dropped.table.estimate, complete.table.estimate, atol=1e-12)
+    np.testing.assert_allclose(dropped.table.std_error, complete.table.std_error, rtol=1e-12)
+    assert dropped.n_dropped == 3 and complete.n_dropped == 0
+    assert dropped.n_units == complete.n_units == 297
+    assert dropped.notes[0] == (
+        "3 of 300 units (2 treated, 1 comparison; 12 of 1200 rows with an outcome) dropped from "
+        "the adjusted analysis because a covariate is missing (missing per column: {'x': 3}); "
+        "297 units used."
+    )
+    assert not any("dropped" in n for n in complete.notes)
+    # without covariates nothing is dropped; missing="raise" lists the units
+    assert group_time_att(messy, **{**kwargs, "covariates": []}).n_units == 300
+    with pytest.raises(DataValidationError, match=r"missing values for 3 unit\(s\)") as info:
+        group_time_att(messy, missing="raise", **kwargs)
+    assert sorted(info.value.failure_cases.index) == gaps
+    with pytest.raises(ConfigError, match="missing must be 'drop' or 'raise'"):
+        group_time_att(messy, missing="impute", **kwargs)

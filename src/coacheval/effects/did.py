@@ -43,6 +43,7 @@ __all__ = ["GroupTimeResult", "did_2x2", "group_time_att"]
 
 Method = Literal["reg", "ipw", "dr"]
 Comparison = Literal["never_treated", "not_yet_treated"]
+Missing = Literal["drop", "raise"]
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,11 @@ class GroupTimeResult(TableResult):
     aggregations
         ``aggregation, term, event_time, group, estimate, std_error, ...`` for the overall ATT,
         by event time (an event study) and by group.
+    n_units
+        Units analysed (observed at least once, with complete covariates).
+    n_dropped
+        Units left out of the adjusted analysis because a covariate is missing (counted, per
+        covariate, in ``notes``).
 
     Examples
     --------
@@ -257,6 +263,7 @@ class GroupTimeResult(TableResult):
     n_clusters: int
     title: str = "Group-time average treatment effects on the treated"
     notes: tuple[str, ...] = field(default=())
+    n_dropped: int = 0
 
     def overall(self) -> pd.Series:
         """Return the overall ATT (post-treatment cells, weighted by group size).
@@ -369,6 +376,7 @@ def group_time_att(
     level: float = 0.95,
     min_cell: int = 5,
     few_clusters_below: int = 0,
+    missing: Missing = "drop",
 ) -> GroupTimeResult:
     """Callaway & Sant'Anna group-time ATTs with outcome-regression, IPW or doubly-robust cells.
 
@@ -399,6 +407,11 @@ def group_time_att(
         small-sample correction of cluster-robust inference: variance times ``G/(G-1)`` and
         t quantiles with ``G - 1`` degrees of freedom, ``G`` the number of treated clusters
         (as CR1 with G-1 df does); 0 never applies it.
+    missing
+        Units with a missing covariate: ``"drop"`` leaves them out of every cell (a complete-case
+        adjusted analysis; how many, treated and comparison, and which covariates are missing are
+        counted in ``notes`` and ``n_dropped``), ``"raise"`` raises a
+        :class:`~coacheval.errors.DataValidationError` listing them.
 
     Returns
     -------
@@ -409,7 +422,7 @@ def group_time_att(
     ConfigError
         Unknown method or comparison, or missing columns.
     DataValidationError
-        No treated group, or no comparison units.
+        No treated group, or no comparison units; missing covariates with ``missing="raise"``.
 
     Examples
     --------
@@ -428,16 +441,39 @@ def group_time_att(
         raise ConfigError(
             f"comparison must be 'never_treated' or 'not_yet_treated' (got {comparison!r})"
         )
+    if missing not in ("drop", "raise"):
+        raise ConfigError(f"missing must be 'drop' or 'raise' (got {missing!r})")
     needed = [outcome, unit, period, group, *covariates, *([cluster] if cluster else [])]
-    missing = [c for c in needed if c not in panel]
-    if missing:
-        raise ConfigError(f"group_time_att: no column(s) {', '.join(missing)}")
+    no_column = [c for c in needed if c not in panel]
+    if no_column:
+        raise ConfigError(f"group_time_att: no column(s) {', '.join(no_column)}")
     data = panel[needed].dropna(subset=[outcome])
     units = data.drop_duplicates(unit).set_index(unit)
-    if units[covariates].isna().any().any() if covariates else False:
-        raise DataValidationError(
-            "covariates have missing values; impute or drop those units first"
-        )
+    notes = []
+    n_dropped = 0
+    if covariates:
+        absent = units[list(covariates)].isna()
+        incomplete = absent.any(axis=1).to_numpy()
+        if incomplete.any():
+            counts = {c: int(v) for c, v in absent.sum().items() if v}
+            n_dropped = int(incomplete.sum())
+            dropped_treated = int((units[group].to_numpy()[incomplete] > 0).sum())
+            if missing == "raise":
+                raise DataValidationError(
+                    f"covariates have missing values for {n_dropped} unit(s) (missing per "
+                    f"column: {counts}); impute or drop those units first, or use missing='drop'",
+                    failure_cases=units[incomplete],
+                )
+            kept_rows = ~data[unit].isin(units.index[incomplete]).to_numpy()
+            notes.append(
+                f"{n_dropped} of {len(units)} units ({dropped_treated} treated, "
+                f"{n_dropped - dropped_treated} comparison; {int((~kept_rows).sum())} of "
+                f"{len(data)} rows with an outcome) dropped from the adjusted analysis because a "
+                f"covariate is missing (missing per column: {counts}); "
+                f"{len(units) - n_dropped} units used."
+            )
+            data = data[kept_rows]
+            units = units[~incomplete]
     wide = data.pivot_table(index=unit, columns=period, values=outcome, aggfunc="first")
     periods = sorted(int(p) for p in wide.columns)
     groups = sorted(int(g) for g in units[group].unique() if g > 0)
@@ -449,7 +485,6 @@ def group_time_att(
     n_clusters = int(cluster_codes.max() + 1)
     n_units = len(all_units)
     cells: list[CellEstimate] = []
-    notes = []
     for g in groups:
         for t in periods[1:]:
             base = g - 1 if t >= g else t - 1
@@ -589,5 +624,12 @@ def group_time_att(
         f"standard errors {'clustered by ' + cluster if cluster else 'per unit'}."
     )
     return GroupTimeResult(
-        table, pd.DataFrame(aggs), method, comparison, n_units, n_clusters, notes=tuple(notes)
+        table,
+        pd.DataFrame(aggs),
+        method,
+        comparison,
+        n_units,
+        n_clusters,
+        notes=tuple(notes),
+        n_dropped=n_dropped,
     )

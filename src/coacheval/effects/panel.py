@@ -45,7 +45,10 @@ def survey_panel(study: object) -> pd.DataFrame:
     ``group`` (the first period after the leader's cohort started; 0 = never enrolled),
     ``cohort_id``, ``peer_group``, ``unit_id``, ``facility_id``, ``department_id``, ``role_level``
     with one dummy per level (``role_<level>``), ``tenure_years`` (at the first wave) and ``dose``
-    (share of planned sessions attended; 0 for comparison leaders).
+    (share of planned sessions attended; 0 for comparison leaders). Respondents without an HR
+    roster row (for example a row quarantined by validation) keep their scores, with unit, role
+    (its dummies included) and tenure missing: analyses adjusting for them drop those leaders and
+    count them.
 
     Examples
     --------
@@ -92,8 +95,9 @@ def survey_panel(study: object) -> pd.DataFrame:
         )
     for column in ("unit_id", "facility_id", "department_id", "role_level"):
         panel[column] = panel.person.map(roster[column]) if column in roster else None
-    for level in ROLE_LEVELS:
-        panel[f"role_{level}"] = (panel.role_level == level).astype(float)
+    known_role = panel.role_level.notna()
+    for level in ROLE_LEVELS:  # a missing role stays missing, not the reference level
+        panel[f"role_{level}"] = (panel.role_level == level).astype(float).where(known_role)
     panel["tenure_years"] = panel.person.map((first_open - roster.hire_date).dt.days / 365.25)
     dose = attendance_dose(study)
     panel["dose"] = panel.person.map(dose).fillna(0.0)
