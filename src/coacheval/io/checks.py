@@ -1,4 +1,8 @@
-"""The pandera checks of validation and the collection of the problems they find."""
+"""The pandera checks of validation and the collection of the problems they find.
+
+Steps of :func:`coacheval.io.validate.validate_folder`, used only inside :mod:`coacheval.io`:
+the module has no public API, so its ``__all__`` is empty.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from pandera.errors import SchemaErrors
 
 from coacheval.io.raw import Problem
 from coacheval.io.schema import TableSchema
+
+__all__: list[str] = []
 
 _INTEGER = r"^[+-]?\d+$"
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"

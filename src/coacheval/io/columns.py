@@ -15,6 +15,8 @@ from coacheval.io.raw import Problem, RawTable
 from coacheval.io.schema import TableSchema
 from coacheval.measures.instruments import Instrument
 
+__all__ = ["TABLE_ORDER", "find_files", "normalise_header"]
+
 TABLE_ORDER = (
     "program_cohorts",
     "survey_waves",
@@ -88,7 +90,17 @@ def strip_cells(column: pd.Series) -> pd.Series:
 
 
 def normalise_header(text: str) -> str:
-    """Lower-case a header and join its words with underscores (``Hire Date`` -> ``hire_date``)."""
+    """Lower-case a header and join its words with underscores (``Hire Date`` -> ``hire_date``).
+
+    Examples
+    --------
+    File headers are matched to the data contract's column names after this:
+
+    >>> normalise_header("  Hire Date ")
+    'hire_date'
+    >>> normalise_header("Employee ID#")
+    'employee_id'
+    """
     return re.sub(r"[^0-9a-z]+", "_", text.strip().lower()).strip("_")
 
 

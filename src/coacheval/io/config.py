@@ -30,6 +30,8 @@ import yaml
 
 from coacheval.errors import ConfigError
 
+__all__ = ["ExtractConfig", "TableConfig"]
+
 DEFAULT_PATTERNS: dict[str, tuple[str, ...]] = {
     "hr_roster": ("hr_roster.*", "hr_roster_*.*"),
     "hr_snapshot": ("hr_snapshot*.*",),
@@ -70,7 +72,22 @@ _TOP_KEYS = {
 
 @dataclass(frozen=True)
 class TableConfig:
-    """Settings for one table's files."""
+    """Settings for one table's files (the entries under ``tables:`` in the YAML file).
+
+    Examples
+    --------
+    Read from the extract config; a table that is not configured gets the defaults:
+
+    >>> cfg = ExtractConfig.from_mapping(
+    ...     {"tables": {"hr_roster": {"files": ["hr.xlsx"], "sheet": "Leaders",
+    ...                               "columns": {"Employee ID": "employee_id"}}}}
+    ... )
+    >>> roster = cfg.table("hr_roster")
+    >>> roster.files, roster.sheet, roster.columns
+    (('hr.xlsx',), 'Leaders', {'Employee ID': 'employee_id'})
+    >>> cfg.table("sessions") == TableConfig()
+    True
+    """
 
     files: tuple[str, ...] = ()
     sheet: str | None = None

@@ -12,6 +12,9 @@ The rules, applied per column:
   whose slash dates are all ambiguous (both numbers 12 or below), or that proves both orders, is
   not guessed: those values stay unparsed and validation reports them.
 * Anything else stays as it is, and validation reports it as not a date.
+
+The parser is a step of :func:`coacheval.io.validate.validate_folder` (the extract config's
+``date_order`` is how users steer it); the module has no public API, so its ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+__all__: list[str] = []
 
 DateOrder = Literal["mdy", "dmy"]
 _ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T].*)?$")

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from coacheval.io.schema import FieldSpec, TableSchema, load_table_schemas
 from coacheval.measures.instruments import Instrument, load_instruments
 
+__all__ = ["data_dictionary_markdown", "markdown_to_html"]
+
 
 def _constraint(f: FieldSpec) -> str:
     parts = []
@@ -108,7 +110,19 @@ def data_dictionary_markdown(
 
 
 def markdown_to_html(markdown: str, title: str = "coacheval data dictionary") -> str:
-    """Render the dictionary's simple Markdown (headings, tables, lists, code) as HTML."""
+    r"""Render the dictionary's simple Markdown (headings, tables, lists, code) as HTML.
+
+    Examples
+    --------
+    >>> page = markdown_to_html("# Tables\n\n| column | type |\n|---|---|\n| `hire_date` | date |")
+    >>> print(page[page.index("<body>") + 6 :])
+    <h1>Tables</h1>
+    <table>
+    <tr><th>column</th><th>type</th></tr>
+    <tr><td><code>hire_date</code></td><td>date</td></tr>
+    </table>
+    </body></html>
+    """
     import re
 
     def inline(text: str) -> str:

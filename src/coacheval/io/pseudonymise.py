@@ -22,6 +22,8 @@ import pandas as pd
 
 from coacheval.errors import ConfigError
 
+__all__ = ["PseudonymKey", "looks_like_pii"]
+
 KEY_ENV = "COACHEVAL_PSEUDONYM_KEY"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[\d\s().-]{7,}$")

@@ -8,6 +8,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+__all__ = ["Problem", "RawTable"]
+
 Severity = Literal["error", "warning"]
 
 

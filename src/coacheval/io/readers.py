@@ -4,6 +4,8 @@ Readers never convert types and never guess silently: what they decide (encoding
 export format, skipped header rows) is written to ``RawTable.notes``, and rows they cannot turn
 into cells (a truncated last line, a row with too many fields) are kept as rejected rows with
 their line number, so they still count as input rows.
+
+:func:`read_any` is the public entry point: it picks the reader a file's format needs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import pandas as pd
 
 from coacheval.errors import ConfigError
 from coacheval.io.raw import Problem, RawTable
+
+__all__ = ["read_any"]
 
 DELIMITERS = (",", ";", "\t", "|")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}

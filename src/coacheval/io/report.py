@@ -14,6 +14,8 @@ from pathlib import Path
 
 from coacheval.io.validate import ValidationReport
 
+__all__ = ["write_validation"]
+
 MAX_HTML_PROBLEMS = 200
 
 

@@ -9,6 +9,8 @@ import pandas as pd
 
 from coacheval.io.raw import Problem
 
+__all__ = ["TableValidation", "ValidationReport"]
+
 
 @dataclass
 class TableValidation:

@@ -12,10 +12,25 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+__all__ = ["RuleContext"]
+
 
 @dataclass
 class RuleContext:
-    """What a rule may look at: the clean tables validated so far and the program's settings."""
+    """What a rule may look at: the clean tables validated so far and the program's settings.
+
+    Examples
+    --------
+    A :class:`~coacheval.io.validate.TableValidator` takes one (empty for a table checked on its
+    own); rules look values up in the tables validated before:
+
+    >>> roster = pd.DataFrame(
+    ...     {"employee_id": ["P1", "P2"], "hire_date": pd.to_datetime(["2019-03-01", "2021-07-15"])}
+    ... )
+    >>> ctx = RuleContext({"hr_roster": roster}, group_size=(3, 5))
+    >>> ctx.lookup("hr_roster", "employee_id", "hire_date", pd.Series(["P2", "P9"])).tolist()
+    [Timestamp('2021-07-15 00:00:00'), NaT]
+    """
 
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     group_size: tuple[int, int] = (3, 4)

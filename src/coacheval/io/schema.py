@@ -16,6 +16,8 @@ from typing import Any
 from coacheval._resources import resource_dir
 from coacheval.errors import ConfigError
 
+__all__ = ["FieldSpec", "ForeignKey", "RuleSpec", "TableSchema", "load_table_schemas"]
+
 FIELD_TYPES = ("string", "integer", "number", "date", "boolean")
 
 
@@ -44,7 +46,13 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class ForeignKey:
-    """Columns that must match the key of another table."""
+    """Columns that must match the key of another table.
+
+    Examples
+    --------
+    >>> load_table_schemas()["enrolment"].foreign_keys[0]
+    ForeignKey(fields=('employee_id',), resource='hr_roster', reference_fields=('employee_id',))
+    """
 
     fields: tuple[str, ...]
     resource: str
@@ -53,7 +61,16 @@ class ForeignKey:
 
 @dataclass(frozen=True)
 class RuleSpec:
-    """A named rule beyond single-column constraints, implemented in :mod:`coacheval.io.rules`."""
+    """A named rule beyond single-column constraints, implemented in :mod:`coacheval.io.rules`.
+
+    Examples
+    --------
+    >>> rule = load_table_schemas()["hr_roster"].rules[0]
+    >>> rule.name, rule.severity
+    ('termination_not_before_hire', 'error')
+    >>> rule.description
+    'termination_date must not be before hire_date'
+    """
 
     name: str
     severity: str

@@ -13,6 +13,8 @@ from coacheval.io.pseudonymise import PseudonymKey
 from coacheval.io.validate import ValidationReport, validate_folder
 from coacheval.measures.instruments import Instrument, load_instruments
 
+__all__ = ["Study", "load_study", "resolve_key"]
+
 
 @dataclass
 class Study:
@@ -30,6 +32,26 @@ class Study:
         The full validation report (counts, quarantine, problems).
     instruments
         Instrument definitions used to read the survey.
+
+    Examples
+    --------
+    :func:`load_study` returns one; here for a folder holding only a cohort table:
+
+    >>> import tempfile
+    >>> from coacheval.io.pseudonymise import PseudonymKey
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"cohort_id": ["C1", "C2"], "start_date": ["2024-01-08", "2024-09-02"],
+    ...               "end_date": ["2024-06-28", "2025-02-01"]}).to_csv(
+    ...     folder / "program_cohorts.csv", index=False)
+    >>> study = load_study(folder, key=PseudonymKey(b"k" * 32))
+    >>> study
+    Study(program_cohorts=2, hr_roster=0)
+    >>> study["program_cohorts"][["cohort_id", "start_date", "_file", "_row"]]
+      cohort_id start_date                _file  _row
+    0        C1 2024-01-08  program_cohorts.csv     2
+    1        C2 2024-09-02  program_cohorts.csv     3
+    >>> study.validation.unusable
+    {'hr_roster': 'no HR roster or snapshot file was found'}
     """
 
     tables: dict[str, pd.DataFrame]
