@@ -248,6 +248,9 @@ def test_methods_for_results_reads_a_payload_and_refuses_other_things():
     ]
     payload["estimates"][0]["n_clusters"] = 40  # enough clusters: no bootstrap
     assert "wild_cluster_bootstrap" not in methods_for_results(payload)
+    assert "randomised_rollout" not in methods_for_results(payload)
+    payload["plan"]["design"] = {"type": "randomised_rollout"}
+    assert "randomised_rollout" in methods_for_results(payload)
     assert methods_for_results({"estimates": [], "diagnostics": {}}) == []
     with pytest.raises(ConfigError, match="results must be"):
         methods_for_results(42)

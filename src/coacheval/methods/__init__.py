@@ -391,6 +391,8 @@ def _labels(results: Any) -> set[str]:
         below = (plan.get("inference") or {}).get("wild_bootstrap_below_clusters", 0) or 0
         if len(twfe) and (pd.to_numeric(twfe.get("n_clusters"), errors="coerce") < below).any():
             labels.add("wild_bootstrap")
+    if (plan.get("design") or {}).get("type") == "randomised_rollout":
+        labels.add("rollout")
     if measures is not None:
         measures = Path(measures)
         if (measures / "table1.md").is_file():
@@ -418,9 +420,10 @@ def methods_for_results(results: Any) -> list[str]:
         ``evaluation`` labels occurs as an estimate row's ``method``, as a ``results.json``
         diagnostics key (before the colon), or as a derived label: ``q_value`` and ``e_value``
         when the estimates carry them, ``scores``, ``table1`` and ``reliability`` for the survey
-        measures, ``certainty`` whenever there are estimates, and ``wild_bootstrap`` when a
+        measures, ``certainty`` whenever there are estimates, ``wild_bootstrap`` when a
         two-way fixed-effects row has fewer clusters than the plan's
-        ``wild_bootstrap_below_clusters``.
+        ``wild_bootstrap_below_clusters``, and ``rollout`` when the plan's design is a
+        randomised rollout.
 
     Raises
     ------
