@@ -21,6 +21,8 @@ import pandas as pd
 from coacheval.errors import ConfigError
 from coacheval.results import TableResult
 
+__all__ = ["BaselineTable", "baseline_table", "smd_continuous", "study_baseline"]
+
 MISSING_LEVEL = "(missing)"
 
 

@@ -17,6 +17,8 @@ import yaml
 from coacheval._resources import resource_dir
 from coacheval.errors import InstrumentError
 
+__all__ = ["Instrument", "Item", "load_instrument", "load_instruments"]
+
 _SCORING_RULES = ("mean", "sum")
 
 

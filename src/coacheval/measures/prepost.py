@@ -22,6 +22,8 @@ from scipy import optimize, special, stats
 from coacheval.errors import DataValidationError
 from coacheval.results import TableResult
 
+__all__ = ["PrePostResult", "paired_change", "pre_post"]
+
 DESIGN_NOTE = (
     "Single-arm pre/post design: the weakest design. The change includes secular trends, "
     "regression to the mean and attrition, not only the program's effect."

@@ -26,6 +26,8 @@ from coacheval.measures.instruments import Instrument, load_instruments
 from coacheval.measures.scoring import item_matrix
 from coacheval.results import TableResult
 
+__all__ = ["AlphaResult", "ReliabilityTable", "cronbach_alpha", "reliability_by_wave"]
+
 POOR_RELIABILITY = 0.70
 
 

@@ -16,6 +16,8 @@ import pandas as pd
 from coacheval.errors import DataValidationError
 from coacheval.measures.instruments import Instrument, load_instruments
 
+__all__ = ["item_matrix", "score_instrument", "score_instruments"]
+
 SCORE_COLUMNS = (
     "person",
     "wave",
