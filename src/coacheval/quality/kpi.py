@@ -32,6 +32,8 @@ from coacheval.results import TableResult
 from coacheval.retention.persontime import RetentionData
 from coacheval.retention.rates import exact_poisson_interval
 
+__all__ = ["KPI_DEFINITIONS", "KPIResult", "quarterly_kpis"]
+
 KPI_DEFINITIONS = {
     "leader_turnover_hr": "All leader exits in the quarter / mean of the leader headcounts on "
     "the first day of each of its months, x 4 (annualised), per 100 leaders (NSI/SHRM "

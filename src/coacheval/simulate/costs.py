@@ -2,6 +2,10 @@
 
 Unit costs are modelling assumptions [U] chosen to be plausible for a US health system; leader
 time in sessions is valued at an hourly wage by role level (salary / 2080 hours, [U]).
+
+Part of the simulator's engine, called by
+:func:`~coacheval.simulate.simulate_health_system`: the module has no public API (the public
+names are those :mod:`coacheval.simulate` exports), so its ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import pandas as pd
 from coacheval.simulate.config import SimulationConfig
 from coacheval.simulate.organisation import Organisation
 from coacheval.simulate.program import Program, add_months
+
+__all__: list[str] = []
 
 HOURLY_WAGE_BY_ROLE = (52.0, 58.0, 66.0, 80.0)  # [U] charge nurse .. director, USD
 FACILITATOR_TRAINING_USD = 18000.0

@@ -2,6 +2,10 @@
 
 Each extract is a DataFrame whose columns are strings or numbers as they would appear in a CSV:
 dates in ISO form, identifiers as zero-padded strings, blanks for missing values.
+
+Part of the simulator's engine, called by
+:func:`~coacheval.simulate.simulate_health_system`: the module has no public API (the public
+names are those :mod:`coacheval.simulate` exports), so its ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from coacheval.simulate.people_details import personal_details
 from coacheval.simulate.program import Program
 from coacheval.simulate.streams import Streams
 from coacheval.simulate.surveys import Surveys
+
+__all__: list[str] = []
 
 JOB_CODES = ("N310", "N420", "N510", "N610")
 JOB_TITLES = ("RN Charge Nurse", "Assistant Nurse Manager", "Nurse Manager", "Director of Nursing")

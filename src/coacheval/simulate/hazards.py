@@ -12,10 +12,9 @@ exit with and without the program are coupled (same draw). The base rates are ca
 the equilibrium separations per person-year by cause equal the configured values.
 
 This module is the simulator's engine, called by
-:func:`~coacheval.simulate.simulate_health_system`; like the other modules of
-:mod:`coacheval.simulate` except the package itself, it has no public API (its functions take
-per-person arrays of draws). The calibrated model is reported in ``truth.json`` and kept as
-``SimulatedSystem.hazards``.
+:func:`~coacheval.simulate.simulate_health_system`; like the simulator's other engine modules, it
+has no public API (its functions take per-person arrays of draws), so its ``__all__`` is empty.
+The calibrated model is reported in ``truth.json`` and kept as ``SimulatedSystem.hazards``.
 """
 
 from __future__ import annotations
@@ -27,6 +26,8 @@ from scipy.optimize import root
 
 from coacheval.errors import ConfigError
 from coacheval.simulate.config import SimulationConfig
+
+__all__: list[str] = []
 
 DAYS_PER_YEAR = 365.25
 N_CAUSES = 4  # voluntary, involuntary, retirement, other

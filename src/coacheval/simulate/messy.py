@@ -10,6 +10,9 @@ Injected problems, each recorded with its file, row (as a spreadsheet or text ed
 it), column, value and kind: a termination before hire and a duplicated row in the HR file;
 out-of-range answers, duplicated responses, a respondent who is not in the roster and a survey
 preview in the Qualtrics exports; duplicated attendance rows; lost leading zeros of ids.
+
+Called by ``SimulatedSystem.write(folder, messy=True)``: the module has no public API, so its
+``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import yaml
 
 from coacheval.simulate.system import SimulatedSystem
 from coacheval.simulate.writing import write_csv
+
+__all__: list[str] = []
 
 HR_COLUMNS = {
     "employee_id": "Employee ID",

@@ -3,6 +3,10 @@
 A seat is a leader position that persists while its occupants come and go. Each unit has one
 nurse manager, zero to two assistant nurse managers and one to five charge nurses; each
 department has one director, whose seat sits in the department's administration cost centre.
+
+Part of the simulator's engine, called by
+:func:`~coacheval.simulate.simulate_health_system`: the module has no public API (the public
+names are those :mod:`coacheval.simulate` exports), so its ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import pandas as pd
 
 from coacheval.simulate.config import ROLE_LEVELS, SimulationConfig
 from coacheval.simulate.streams import Streams
+
+__all__: list[str] = []
 
 FACILITY_NAMES = (
     "Riverside Medical Center",

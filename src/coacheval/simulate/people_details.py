@@ -3,6 +3,10 @@
 All names are drawn from short generic lists and all e-mail domains end in ``.example`` and
 phone numbers use the 555-01xx range reserved for fiction, so nothing can match a real person.
 These columns exist so that coacheval's privacy layer has something real to remove.
+
+Part of the simulator's engine, called by
+:func:`~coacheval.simulate.simulate_health_system`: the module has no public API (the public
+names are those :mod:`coacheval.simulate` exports), so its ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from coacheval.simulate.streams import Streams
+
+__all__: list[str] = []
 
 FIRST_NAMES = (
     "Aisha",

@@ -17,6 +17,10 @@ front-line staff) and every month from the window start to the extract month:
 The annual rate is separations per headcount-year (the NSI turnover definition: separations over
 average headcount), so the monthly rate is it divided by 12. Draws use their own counter-based
 streams (``staff_*``), so switching the table on or off changes no other output.
+
+Part of the simulator's engine, called by
+:func:`~coacheval.simulate.simulate_health_system`: the module has no public API (the public
+names are those :mod:`coacheval.simulate` exports), so its ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from coacheval.simulate.config import SimulationConfig
 from coacheval.simulate.organisation import Organisation
 from coacheval.simulate.program import Program
 from coacheval.simulate.streams import Streams
+
+__all__: list[str] = []
 
 HEADCOUNT_AUTOCORRELATION = 0.9
 """Month-to-month autocorrelation of a unit's log headcount deviation."""

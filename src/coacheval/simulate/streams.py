@@ -4,6 +4,10 @@ The simulator keys each person's draws by (seat, generation, ...), so re-simulat
 workforce (after enrolment changes someone's exit time) reproduces every untouched draw exactly,
 and the output does not depend on the order in which arrays are processed. The mixer is
 SplitMix64 (Steele, Lea & Flood 2014), applied to the index words in turn.
+
+Part of the simulator's engine, called by
+:func:`~coacheval.simulate.simulate_health_system`: the module has no public API (the public
+names are those :mod:`coacheval.simulate` exports), so its ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import hashlib
 
 import numpy as np
 from scipy.special import ndtri
+
+__all__: list[str] = []
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

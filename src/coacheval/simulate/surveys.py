@@ -14,6 +14,10 @@ the program give each response's untreated potential outcome, from which the rea
 belongs to the treated potential outcome only: the realised effect of a participant is the
 program's average effect plus the shared deviation of their group (some groups work better than
 others); a construct with no program effect (``effect_d = 0``) has none (a sharp null).
+
+Part of the simulator's engine, called by
+:func:`~coacheval.simulate.simulate_health_system`: the module has no public API (the public
+names are those :mod:`coacheval.simulate` exports), so its ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from coacheval.simulate.organisation import Organisation
 from coacheval.simulate.program import DAYS_PER_MONTH, Program, add_months
 from coacheval.simulate.streams import Streams
 from coacheval.simulate.workforce import employed_on
+
+__all__: list[str] = []
 
 
 @dataclass(frozen=True)

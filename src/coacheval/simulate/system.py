@@ -1,4 +1,8 @@
-"""Simulate a whole health system and write its extracts: the public entry point."""
+"""Simulate a whole health system and write its extracts: the public entry point.
+
+Both public names are exported by :mod:`coacheval.simulate` (and :mod:`coacheval`), the usual
+place to import them from.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ from coacheval.simulate.staffing import check_staffing_config, simulate_unit_sta
 from coacheval.simulate.streams import Streams
 from coacheval.simulate.surveys import Surveys, simulate_surveys
 from coacheval.simulate.truth import build_truth, spillover_truth
+
+__all__ = ["SimulatedSystem", "simulate_health_system"]
 
 Progress = Callable[[str], None]
 

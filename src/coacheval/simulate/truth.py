@@ -1,4 +1,8 @@
-"""The ground truth of a simulated system: every parameter and every realised effect."""
+"""The ground truth of a simulated system: every parameter and every realised effect.
+
+Part of the simulator's engine (users read the result as ``SimulatedSystem.truth`` or
+``truth.json``): the module has no public API, so its ``__all__`` is empty.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ from coacheval.simulate.hazards import DAYS_PER_YEAR, HazardModel, integrated_ha
 from coacheval.simulate.organisation import Organisation
 from coacheval.simulate.program import Program
 from coacheval.simulate.surveys import Surveys
+
+__all__: list[str] = []
 
 
 def _round(x: float) -> float:

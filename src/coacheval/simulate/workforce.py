@@ -5,6 +5,10 @@ before the observation window (a burn-in), so the workforce at the window start 
 age and trait mix of a system in equilibrium. Every draw about a person is keyed by
 ``pid = seat * MAX_GENERATIONS + generation``, so re-running the chains after enrolment changes
 someone's exit reproduces every other draw exactly.
+
+Part of the simulator's engine, called by
+:func:`~coacheval.simulate.simulate_health_system`: the module has no public API (the public
+names are those :mod:`coacheval.simulate` exports), so its ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from coacheval.simulate.config import CONSTRUCTS, SimulationConfig
 from coacheval.simulate.hazards import AGE_BOUNDS, AGE_SD, DAYS_PER_YEAR, HazardModel, sample_exits
 from coacheval.simulate.organisation import Organisation
 from coacheval.simulate.streams import Streams
+
+__all__: list[str] = []
 
 MAX_GENERATIONS = 4096
 _ENG = CONSTRUCTS.index("work_engagement")

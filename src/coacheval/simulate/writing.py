@@ -1,4 +1,7 @@
-"""Write a simulated system to disk, byte-for-byte reproducibly."""
+"""Write a simulated system to disk, byte-for-byte reproducibly.
+
+Called by ``SimulatedSystem.write``: the module has no public API, so its ``__all__`` is empty.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from coacheval.simulate.system import SimulatedSystem, dump_json, file_digest
+
+__all__: list[str] = []
 
 CLEAN_FILES = {
     "hr_roster": "hr_roster.csv",
