@@ -41,6 +41,11 @@ Examples
 0   North         2         3         2      7
 1   South         2         1         2      5
 2   total         4         4         4     12
+
+The method is recorded with the seed:
+
+>>> METHOD
+'stratified permuted-block randomisation with balanced stratum x cohort counts'
 """
 
 from __future__ import annotations

@@ -52,6 +52,20 @@ class RandomisedRollout:
         ``enrolment`` (intention to treat); the other tables are unchanged.
     label
         ``"randomised rollout (stepped wedge), seed N"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from coacheval.design.rollout import randomise_rollout
+    >>> record = randomise_rollout(pd.DataFrame({"group": ["a", "b"]}), n_cohorts=2, strata=(),
+    ...                            seed=8)
+    >>> leaders = pd.DataFrame({"employee_id": ["p", "q"], "group_id": ["a", "b"],
+    ...     "randomised_date": pd.to_datetime(["2022-05-02"] * 2)})
+    >>> r = RandomisedRollout(record, leaders, None, "randomised rollout (stepped wedge), seed 8")
+    >>> r.randomised_date.date().isoformat()
+    '2022-05-02'
+
+    :func:`randomised_rollout` builds one from a study.
     """
 
     record: RolloutAssignment

@@ -18,6 +18,9 @@ Each replication simulates a seeded health system whose peer groups were randomi
 
 Randomisation removes the selection bias only from the comparison that stays inside the
 randomised population; the other two show what it would have been.
+
+>>> OUTCOMES
+('work_engagement', 'job_satisfaction')
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from coacheval.simulate import simulate_health_system
 __all__ = ["OUTCOMES", "calibrate_randomised", "replicate_randomised", "summarise"]
 
 OUTCOMES = ("work_engagement", "job_satisfaction")
+"""Survey outcomes calibrated by default (those of docs/calibration.md's volunteer-design runs)."""
 _KEY = PseudonymKey(b"calibration-key-000000")
 
 
