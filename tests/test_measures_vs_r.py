@@ -5,7 +5,9 @@ Tolerances:
   Feldt bounds, scores, SMDs, the paired t statistics — same formulas, only floating-point
   order differs (observed differences are ~1e-15).
 - ROOT (atol 1e-8): the d_z interval, found by root-finding on the noncentral t in both
-  languages (R: uniroot tol 1e-12; scipy: brentq xtol 1e-12).
+  languages (R: uniroot tol 1e-12; scipy: brentq xtol 1e-12). The negative and large-t cases of
+  tests/reference/r/dz_interval.R (base R 4.2 pt, |ncp| <= 37.62 where R documents pt as
+  accurate) agree to 3.4e-11 (n = 2) and 5.6e-12 otherwise.
 - ITERATIVE (atol 1e-6 omega, 1e-5 loadings): omega total and one-factor minres loadings, fitted
   iteratively by psych's optim (default tolerance ~1e-8 on the objective) and by scipy's
   least_squares; observed differences are below 5e-8 (omega) and 6e-6 (loadings).
@@ -20,7 +22,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from coacheval.measures.baseline import baseline_table
-from coacheval.measures.prepost import paired_change
+from coacheval.measures.prepost import dz_interval, paired_change
 from coacheval.measures.reliability import cronbach_alpha, one_factor_minres
 
 REF = Path(__file__).parent / "reference"
@@ -179,3 +181,15 @@ def test_paired_change_matches_r():
         **CLOSED_FORM,
     )
     assert_allclose([r["d_z_low"], r["d_z_high"]], [e.d_z_ci_low, e.d_z_ci_high], **ROOT)
+
+
+def test_dz_interval_matches_r_for_negative_and_large_t():
+    # Regression: scipy's noncentral t returns NaN for a negative t with a large positive
+    # noncentrality, and the old bracket (t +/- 10) reached it: brentq raised a bare ValueError
+    # for wellbeing, participants W1 -> W8 (seed 7, 400 leaders, single_arm plan), the first row.
+    expected = pd.read_csv(REF / "expected" / "dz_interval.csv")
+    for case in expected.itertuples():
+        low, high = dz_interval(case.t, int(case.n))
+        assert_allclose([low, high], [case.d_z_ci_low, case.d_z_ci_high], **ROOT)
+        mirror = dz_interval(-case.t, int(case.n))
+        assert (low, high) == (-mirror[1], -mirror[0])  # symmetry: T(-ncp) ~ -T(ncp)

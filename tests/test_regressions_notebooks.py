@@ -92,3 +92,19 @@ def test_default_plan_on_the_clean_system_reports_an_unestimable_dose_band(seed7
     assert note.startswith("work_engagement, dose_response: dose band 1 (0.00-0.75): not estimable")
     assert "no overall ATT" in note
     assert len(result.primary()) == 1
+
+
+def test_single_arm_plan_gives_an_exact_d_z_interval_for_a_falling_score(seed7):
+    # Bug: a score of participants fell from W1 to W8 (burnout on this system: t = -3.03,
+    # 48 pairs; reported as wellbeing) and the exact d_z interval raised a bare ValueError
+    # (scipy's noncentral t is NaN far in the tail the old bracket reached). R
+    # (tests/reference/r/dz_interval.R): -0.7322266989055931 to -0.13951100973849426.
+    clean, _ = seed7
+    result = evaluate(_load(clean), load_plan("single_arm"))
+    change = result.results[("pre_post", "burnout")]
+    assert change["n_pairs"] == 48
+    assert change["statistic"] == pytest.approx(-3.034512944698196, abs=1e-9)
+    assert (change["d_z_low"], change["d_z_high"]) == pytest.approx(
+        (-0.7322266989055931, -0.13951100973849426), abs=1e-8
+    )
+    assert len(result.primary()) == 6
