@@ -33,7 +33,7 @@ CONSTRUCTS = (
 COVARIATES = ("tenure_years", "role_level")
 PRIMARY_METHODS = ("did_dr", "did_reg", "did_ipw", "pre_post")
 DEFAULT_ASSIGNMENT = "rollout/assignment.csv"
-RANDOMISED_SECONDARY = ("did_reg", "did_ipw", "twfe", "mixed", "dose_response")
+RANDOMISED_SECONDARY = ("did_reg", "did_ipw", "twfe", "mixed")
 """Secondary methods a randomised_rollout plan may ask for (the others compare participants
 with leaders who never enrolled, who are not part of a randomised evaluation)."""
 
@@ -318,7 +318,8 @@ def _randomised_plan(plan: Plan, source: str) -> Plan:
     if other:
         raise ConfigError(
             f"methods.secondary {', '.join(other)} compare participants with leaders who never "
-            "enrolled; a randomised_rollout analyses the randomised leaders only (allowed: "
+            "enrolled (dose_response: attendance bands against them); a randomised_rollout "
+            "analyses the randomised leaders only (allowed: "
             f"{', '.join(RANDOMISED_SECONDARY)})",
             source=source or None,
         )
