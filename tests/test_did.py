@@ -262,3 +262,26 @@ def test_units_with_a_missing_covariate_are_dropped_and_counted():
     assert sorted(info.value.failure_cases.index) == gaps
     with pytest.raises(ConfigError, match="missing must be 'drop' or 'raise'"):
         group_time_att(messy, missing="impute", **kwargs)
+
+
+def test_a_unit_without_a_cluster_id_is_its_own_cluster():
+    # Regression: survey_panel gives comparison leaders no peer group, and
+    # group_time_att(cluster="peer_group") raised a bare ValueError (bincount of code -1).
+    # Cluster-robust practice: a unit sharing no cluster is independent of the others, so it
+    # is a cluster of one: the same as giving each such unit an id of its own.
+    panel = _panel(13)
+    panel["c"] = panel.c.astype(object).where(panel.g > 0)  # comparison units: no cluster
+    panel.loc[panel.id == 0, "c"] = None  # and one treated unit
+    own = panel.assign(c=panel.c.fillna("own-" + panel.id.astype(str)))
+    kwargs = {"outcome": "y", "unit": "id", "period": "t", "group": "g", "cluster": "c"}
+    missing = group_time_att(panel, **kwargs)
+    filled = group_time_att(own, **kwargs)
+    np.testing.assert_allclose(
+        missing.aggregations[["estimate", "std_error"]].to_numpy(),
+        filled.aggregations[["estimate", "std_error"]].to_numpy(),
+        rtol=1e-12,
+    )
+    assert missing.n_clusters == filled.n_clusters == 30 + 100 + 1  # 30 shared, 101 alone
+    assert "101 units without a c (1 treated, 100 comparison) are each their own cluster." in (
+        missing.notes
+    )

@@ -397,7 +397,9 @@ def group_time_att(
         ``"never_treated"`` or ``"not_yet_treated"``.
     cluster
         Column for cluster-robust standard errors (constant within unit), e.g. the unit or peer
-        group.
+        group. A unit without a cluster id (a comparison leader in no peer group) is its own
+        cluster: clusters are the units whose errors may be correlated, and a leader who shares
+        no group is independent of the others (counted in ``notes``).
     level
         Confidence level.
     min_cell
@@ -482,6 +484,14 @@ def group_time_att(
     all_units = units.index.to_numpy()
     position = {u: i for i, u in enumerate(all_units)}
     cluster_codes = pd.factorize(units[cluster])[0] if cluster else np.arange(len(all_units))
+    alone = cluster_codes < 0  # no cluster id: a cluster of one
+    if alone.any():
+        cluster_codes[alone] = cluster_codes.max() + 1 + np.arange(int(alone.sum()))
+        n_alone_treated = int((units[group].to_numpy()[alone] > 0).sum())
+        notes.append(
+            f"{int(alone.sum())} units without a {cluster} ({n_alone_treated} treated, "
+            f"{int(alone.sum()) - n_alone_treated} comparison) are each their own cluster."
+        )
     n_clusters = int(cluster_codes.max() + 1)
     n_units = len(all_units)
     cells: list[CellEstimate] = []
