@@ -175,14 +175,17 @@ def _listing(short: str) -> list[tuple[str, list[str] | None]]:
     """List an API page's sections: (module, names); names None for a package's own docstring."""
     full = "coacheval" if short == "coacheval" else f"coacheval.{short}"
     module = importlib.import_module(full)
-    if hasattr(module, "__all__") or not hasattr(module, "__path__"):
+    if getattr(module, "__all__", None) or not hasattr(module, "__path__"):
         return [(full, _names_of(module))]
-    # A package without ``__all__``: its public modules, one section each.
+    # A package whose API is in its modules (empty or no ``__all__``): its modules with public
+    # names, one section each (a module whose ``__all__`` is empty has no public API).
     sections: list[tuple[str, list[str] | None]] = [(full, None)]
     for _, sub, _ in pkgutil.iter_modules(module.__path__):
         if not sub.startswith("_") and sub not in API_SKIP:
             name = f"{full}.{sub}"
-            sections.append((name, _names_of(importlib.import_module(name))))
+            names = _names_of(importlib.import_module(name))
+            if names:
+                sections.append((name, names))
     return sections
 
 

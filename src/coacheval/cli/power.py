@@ -5,7 +5,8 @@ waves, ICC, response rate, turnover, follow-up) into the minimum detectable effe
 survey outcome and the minimum detectable hazard ratio of leaving
 (:func:`coacheval.design.power.design_power`), writes ``power.json`` and ``power.csv`` and prints
 the verdict table. ``--simulate N`` adds a check by simulation
-(:func:`coacheval.design.simulated_power.simulate_rollout_power`, in parallel).
+(:func:`coacheval.design.simulated_power.simulate_rollout_power`, in parallel). The click command
+is documented by its ``--help``; it is no Python API, so ``__all__`` is empty.
 
 Examples
 --------
@@ -32,6 +33,8 @@ from rich.console import Console
 from rich.table import Table
 
 from coacheval.errors import CoachevalError
+
+__all__: list[str] = []
 
 console = Console()
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
