@@ -482,12 +482,12 @@ def group_time_att(
     if not groups:
         raise DataValidationError("no treated group: every unit has group 0 (never treated)")
     all_units = units.index.to_numpy()
-    position = {u: i for i, u in enumerate(all_units)}
+    unit_groups = units[group].to_numpy()
     cluster_codes = pd.factorize(units[cluster])[0] if cluster else np.arange(len(all_units))
     alone = cluster_codes < 0  # no cluster id: a cluster of one
     if alone.any():
         cluster_codes[alone] = cluster_codes.max() + 1 + np.arange(int(alone.sum()))
-        n_alone_treated = int((units[group].to_numpy()[alone] > 0).sum())
+        n_alone_treated = int((unit_groups[alone] > 0).sum())
         notes.append(
             f"{int(alone.sum())} units without a {cluster} ({n_alone_treated} treated, "
             f"{int(alone.sum()) - n_alone_treated} comparison) are each their own cluster."
@@ -495,6 +495,7 @@ def group_time_att(
     n_clusters = int(cluster_codes.max() + 1)
     n_units = len(all_units)
     cells: list[CellEstimate] = []
+    cell_positions: list[np.ndarray] = []  # each cell's units as positions in all_units
     for g in groups:
         for t in periods[1:]:
             base = g - 1 if t >= g else t - 1
@@ -531,18 +532,16 @@ def group_time_att(
                 notes.append(f"cell g={g}, t={t} skipped: {exc}")
                 continue
             cells.append(CellEstimate(g, t, base, att, pair.index.to_numpy(), inf, n1, n0))
+            cell_positions.append(units.index.get_indexer(pair.index))
     if not cells:
         raise DataValidationError("no group-time cell has enough treated and comparison units")
 
-    def by_cluster(unit_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
-        idx = cluster_codes[[position[u] for u in unit_ids]]
-        return np.bincount(idx, weights=values, minlength=n_clusters)
-
     rows = []
     cell_psi = []
-    for cell in cells:
+    for cell, where in zip(cells, cell_positions, strict=True):
         n_cell = len(cell.units)
-        psi = by_cluster(cell.units, cell.influence) * (n_units / n_cell)  # rescaled to all units
+        psi = np.bincount(cluster_codes[where], weights=cell.influence, minlength=n_clusters)
+        psi *= n_units / n_cell  # rescaled to all units
         cell_psi.append(psi)
         summary = _summaries(cell.estimate, psi, n_units, level)
         rows.append(
@@ -564,11 +563,8 @@ def group_time_att(
     group_size = units[group].value_counts()
     psi = np.vstack(cell_psi)
     aggs = []
-    treated_clusters = len(
-        np.unique(cluster_codes[[position[u] for u in units.index[units[group] > 0]]])
-    )
+    treated_clusters = len(np.unique(cluster_codes[unit_groups > 0]))
     small_sample = 1 < treated_clusters < few_clusters_below
-    unit_groups = units[group].to_numpy()
 
     def weight_influence(cell_groups: np.ndarray, estimates: np.ndarray) -> np.ndarray:
         # Influence of estimating the group shares P(G = g) that weight the cells (the did
@@ -583,7 +579,7 @@ def group_time_att(
         idx = np.flatnonzero(mask)
         if not len(idx):
             return
-        people = set().union(*(set(cells[i].units.tolist()) for i in idx))
+        people = np.unique(np.concatenate([cell_positions[i] for i in idx]))  # positions
         weights = np.array([group_size[table.group.iloc[i]] for i in idx], dtype=float)
         weights /= weights.sum()
         estimate = float(weights @ table.estimate.to_numpy()[idx])
@@ -601,8 +597,8 @@ def group_time_att(
                     few_clusters=treated_clusters if small_sample else None,
                 ),
                 "n": len(people),
-                "n_treated": int(sum(1 for u in people if units.loc[u, group] > 0)),
-                "n_clusters": len({int(cluster_codes[position[u]]) for u in people}),
+                "n_treated": int((unit_groups[people] > 0).sum()),
+                "n_clusters": len(np.unique(cluster_codes[people])),
             }
         )
 
