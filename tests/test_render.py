@@ -332,3 +332,15 @@ def test_unknown_template_name_is_a_clear_error(tmp_path):
 
     with pytest.raises(ConfigError, match=r"unknown report template 'exec'.*executive"):
         render("exec", tmp_path, out=tmp_path / "out")
+
+
+def test_html_formulas_are_mathml_without_scripts(tmp_path):
+    from coacheval.reports import render
+
+    (tmp_path / "m.qmd").write_text(
+        "---\ntitle: M\n---\n\nThe hazard ratio is $\\exp(\\hat\\beta_1)$.\n", encoding="utf-8"
+    )
+    render(tmp_path / "m.qmd", tmp_path, out=tmp_path / "out", engine="builtin")
+    html = (tmp_path / "out" / "m.html").read_text(encoding="utf-8")
+    assert "<math" in html and "β" in html
+    assert "mathjax" not in html.lower() and "katex" not in html.lower()

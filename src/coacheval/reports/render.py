@@ -814,7 +814,14 @@ def _pandoc_format(
     if fmt == "html":
         css = work / "_coacheval.css"
         css.write_text(_CSS, encoding="utf-8")
-        extra = [f"--css={css.name}"]
+        # Formulas (the technical report's methods appendix) as MathML: self-contained, no
+        # script; Quarto's equivalent is the front-matter option html-math-method: mathml.
+        math = str(opts.get("html-math-method", "mathml"))
+        if math not in ("mathml", "plain"):
+            raise ConfigError(
+                f"html-math-method {math!r} needs a script from the internet; use mathml or plain"
+            )
+        extra = [f"--css={css.name}", *(["--mathml"] if math == "mathml" else [])]
         user_css = opts.get("css") or []
         for sheet in [user_css] if isinstance(user_css, str) else user_css:
             extra.append(f"--css={_resolve(sheet, template_dir)}")
