@@ -15,6 +15,10 @@ relative differences in brackets):
 - DEFAULT: fit_cox with its default tol=1e-9 (coxph's default eps) stops one iteration
   earlier than R with eps=1e-11 on the lung fits [coefficients 3.8e-9, model SEs 8.2e-11,
   robust SEs 3.3e-10]. rtol 1e-7 for coefficients and 1e-8 for SEs.
+- Monotone likelihood (tests/reference/r/cox_infinite.R, survival's infcox.R test3, default
+  eps): the same covariates flagged as "may be infinite" as coxph flags, by coxph.fit's rule
+  for Surv(time, event) and agreg.fit's for (start, stop] data; coefficients on the flat ridge
+  [1.9e-9], log-likelihoods [3.4e-15]: rtol 1e-7 and 1e-12.
 """
 
 from __future__ import annotations
@@ -146,3 +150,52 @@ def test_heart_cluster_count_and_table(expected):
     assert res.n_clusters == heart["id"].nunique() == 103
     assert_array_equal(res.table["n_clusters"], 103.0)
     assert_array_equal(res.table["n"], 172)
+
+
+_INFINITE = pd.read_csv(REF / "expected" / "cox_infinite.csv")
+
+
+@pytest.mark.parametrize(
+    ("form", "model", "iter_max"),
+    sorted(set(_INFINITE[["form", "model", "iter_max"]].itertuples(index=False, name=None))),
+)
+def test_an_infinite_coefficient_is_flagged_as_coxph_flags_it(form, model, iter_max):
+    # survival's own test of the "infinity" check (tests/infcox.R, test3; cox_infinite.R):
+    # R's warning after convergence flags the same covariates by the same rule (coxph.fit's
+    # for Surv(time, event), agreg.fit's for (start, stop] data); without convergence both say
+    # so instead. The coefficients sit on a ridge where the log-likelihood changes by ~3e-9 per
+    # unit, so rounding moves them more than on a regular fit: observed relative differences
+    # up to 1.9e-9 (coefficients) and 3.4e-15 (log-likelihood); rtol 1e-7 and 1e-12.
+    import warnings
+
+    from coacheval.retention.cox import CoxConvergenceWarning
+
+    exp = _INFINITE[
+        (_INFINITE.form == form) & (_INFINITE.model == model) & (_INFINITE.iter_max == iter_max)
+    ]
+    data = pd.read_csv(REF / "data" / "cox_infinite_test3.csv")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fit_cox(
+            data,
+            start_col="start" if form == "counting" else None,
+            stop_col="futime",
+            event_col="fustat",
+            covariates=list(exp.term),
+            max_iter=iter_max,
+        )
+    assert [w.category for w in caught] == [CoxConvergenceWarning]
+    message = str(caught[0].message)
+    assert_allclose(res.coef[list(exp.term)], exp.estimate, rtol=1e-7)
+    assert_allclose(res.loglik, exp.loglik.iloc[0], rtol=1e-12)
+    if exp.warning.iloc[0] == "not_converged":
+        assert not res.converged and "did not converge in" in message
+        return
+    assert res.converged and res.iterations == exp.iter.iloc[0]
+    flagged = list(exp.term[exp.flagged])
+    names = ", ".join(repr(t) for t in flagged)
+    assert f"converged before the coefficient{'s' if len(flagged) > 1 else ''} of {names} did" in (
+        message
+    )
+    assert all(f"{t!r}: " in message for t in flagged) and "still moving by 1" in message
+    assert any(message in note for note in res.notes)

@@ -45,7 +45,13 @@ Ties = Literal["efron", "breslow"]
 
 
 class CoxConvergenceWarning(CoachevalWarning):
-    """Newton–Raphson did not meet the convergence rule within ``max_iter`` iterations.
+    """Newton–Raphson did not converge, or converged before a coefficient did (it may be infinite).
+
+    :func:`fit_cox` emits it in two cases, as ``survival::coxph`` warns: the convergence rule was
+    not met within ``max_iter`` iterations ("Ran out of iterations"), or the log-likelihood
+    converged while a coefficient was still moving ("Loglik converged before variable ...;
+    coefficient may be infinite"): monotone likelihood, for example when no one in one group
+    had the event.
 
     Examples
     --------
@@ -68,6 +74,18 @@ class CoxConvergenceWarning(CoachevalWarning):
     (False, 5)
     >>> print(caught[0].message)  # doctest: +ELLIPSIS
     Cox fit did not converge in 5 iterations (...); a coefficient may be infinite
+
+    With the default ``max_iter`` the log-likelihood converges, at a coefficient of about -21.6
+    that is really minus infinity; the warning names the covariate:
+
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always", CoxConvergenceWarning)
+    ...     res = fit_cox(df, start_col=None, stop_col="stop", event_col="left",
+    ...                   covariates=["coached"])
+    >>> res.converged, round(float(res.coef["coached"]), 1)
+    (True, -21.6)
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    Cox fit: the log-likelihood converged before the coefficient of 'coached' did ...
 
     It is a :class:`~coacheval.errors.CoachevalWarning`, so ``warnings.filterwarnings("error",
     category=CoachevalWarning)`` turns it and coacheval's other warnings into errors.
@@ -481,7 +499,12 @@ def fit_cox(
     Warns
     -----
     CoxConvergenceWarning
-        The convergence rule was not met within ``max_iter`` iterations.
+        The convergence rule was not met within ``max_iter`` iterations; or it was met while a
+        coefficient may be infinite (monotone likelihood), by coxph's rule: with ``u`` the score
+        and ``V`` the inverse information at the final coefficients, ``|u V|`` (the next
+        Newton step) exceeds ``sqrt(tol) * (1 + |coef|)`` for counting-process data
+        (``agreg.fit``), or both ``tol`` and ``sqrt(tol) * |coef|`` without ``start_col``
+        (``coxph.fit``); a non-finite score also counts. Applied when ``max_iter > 1``, as in R.
 
     Notes
     -----
@@ -661,6 +684,29 @@ def fit_cox(
 
     vcov_model = linalg.inv(info)
     vcov_model = (vcov_model + vcov_model.T) / 2
+    infinite_note = None
+    if converged and max_iter > 1:  # survival's check after convergence (agreg.fit, coxph.fit)
+        step = np.abs(score @ vcov_model)  # the Newton step still to take
+        toler_inf = np.sqrt(tol)
+        if start_col is None:
+            moving = (step > tol) & (step > toler_inf * np.abs(beta))
+        else:
+            moving = step > toler_inf * (1 + np.abs(beta))
+        moving |= ~np.isfinite(score)
+        if moving.any():
+            names = [covariates[k] for k in np.flatnonzero(moving)]
+            detail = ", ".join(
+                f"{covariates[k]!r}: {beta[k]:.4g}, still moving by {step[k]:.3g}"
+                for k in np.flatnonzero(moving)
+            )
+            infinite_note = (
+                f"Cox fit: the log-likelihood converged before the coefficient"
+                f"{'s' if len(names) > 1 else ''} of {', '.join(map(repr, names))} did "
+                f"({detail}); {'they' if len(names) > 1 else 'it'} may be infinite (monotone "
+                "likelihood, e.g. no events in one group), so the estimate, its standard error "
+                "and the Wald test are not meaningful (survival::coxph warns the same)"
+            )
+            warnings.warn(infinite_note, CoxConvergenceWarning, stacklevel=2)
     vcov = vcov_model
     if robust and clusters is not None and n_clusters is not None:
         resid = _score_residuals(beta, x, start, stop, strata, terms)
@@ -694,6 +740,8 @@ def fit_cox(
     ]
     if robust:
         notes.append(f"Robust (sandwich) standard errors from {n_clusters} clusters.")
+    if infinite_note:
+        notes.append(infinite_note + ".")
     labels = pd.Index(covariates, name="term")
     return CoxResult(
         table=table,
