@@ -31,6 +31,8 @@ from rich.table import Table
 
 from coacheval.errors import CoachevalError
 
+__all__: list[str] = []
+
 console = Console()
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 _STRATUM_GUESSES = ("facility", "facility_id", "facilities")

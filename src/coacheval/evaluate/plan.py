@@ -20,6 +20,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from coacheval._resources import resource_dir
 from coacheval.errors import ConfigError
 
+__all__ = [
+    "Design",
+    "Inference",
+    "Methods",
+    "Plan",
+    "Reporting",
+    "Retention",
+    "load_plan",
+    "parse_plan",
+]
+
 CONSTRUCTS = (
     "job_satisfaction",
     "work_engagement",
@@ -43,7 +54,14 @@ class _Strict(BaseModel):
 
 
 class Design(_Strict):
-    """Who is compared with whom, and when."""
+    """Who is compared with whom, and when.
+
+    Examples
+    --------
+    >>> from coacheval.evaluate.plan import Design
+    >>> Design(type="staggered_did", comparison="not_yet_treated").comparison
+    'not_yet_treated'
+    """
 
     type: Literal["staggered_did", "single_arm", "randomised_rollout"] = Field(
         description="staggered_did: cohorts against never or not-yet enrolled leaders; single_arm: "
@@ -66,7 +84,14 @@ class Design(_Strict):
 
 
 class Inference(_Strict):
-    """How uncertainty is computed."""
+    """How uncertainty is computed.
+
+    Examples
+    --------
+    >>> from coacheval.evaluate.plan import Inference
+    >>> Inference().cluster, Inference().level, Inference(cluster="peer_group").cluster
+    ('unit_id', 0.95, 'peer_group')
+    """
 
     cluster: Literal["unit_id", "peer_group", "department_id", "facility_id", "none"] = "unit_id"
     level: float = Field(0.95, gt=0.5, lt=1)
@@ -80,7 +105,14 @@ class Inference(_Strict):
 
 
 class Methods(_Strict):
-    """Which estimator answers the question, and which check it."""
+    """Which estimator answers the question, and which check it.
+
+    Examples
+    --------
+    >>> from coacheval.evaluate.plan import Methods
+    >>> Methods(primary="did_dr", secondary=["twfe", "mixed"]).secondary
+    ('twfe', 'mixed')
+    """
 
     primary: Literal["did_dr", "did_reg", "did_ipw", "pre_post"] = "did_dr"
     secondary: tuple[
@@ -100,7 +132,14 @@ class Methods(_Strict):
 
 
 class Reporting(_Strict):
-    """What may be shown."""
+    """What may be shown.
+
+    Examples
+    --------
+    >>> from coacheval.evaluate.plan import Reporting
+    >>> Reporting().min_cell
+    5
+    """
 
     min_cell: int = Field(5, ge=1, description="no cell shows fewer people than this")
 
@@ -109,7 +148,15 @@ RETENTION_COVARIATES = ("role_level", "fte", "age_band", "tenure_at_entry")
 
 
 class Retention(_Strict):
-    """Turnover as time to event, from the HR extract (see :mod:`coacheval.retention`)."""
+    """Turnover as time to event, from the HR extract (see :mod:`coacheval.retention`).
+
+    Examples
+    --------
+    >>> from coacheval.evaluate.plan import load_plan
+    >>> retention = load_plan("default").retention
+    >>> retention.time_scale, retention.cause
+    ('tenure', 'voluntary')
+    """
 
     time_scale: Literal["tenure", "calendar"] = Field(
         "tenure",
@@ -336,10 +383,30 @@ def _randomised_plan(plan: Plan, source: str) -> Plan:
 def load_plan(name_or_path: str | Path) -> Plan:
     """Load a plan by file path, or by the name of a plan shipped in ``analyses/``.
 
+    Parameters
+    ----------
+    name_or_path
+        ``"default"``, ``"single_arm"`` or ``"randomised"`` (the shipped plans), or the path
+        to a YAML plan.
+
+    Returns
+    -------
+    Plan
+        The validated plan; ``plan.hash`` (SHA-256) identifies it in every output.
+
     Raises
     ------
     ConfigError
         The file is missing, not YAML, or an invalid plan.
+
+    Examples
+    --------
+    >>> from coacheval.evaluate.plan import load_plan
+    >>> plan = load_plan("randomised")
+    >>> plan.design.type, plan.design.comparison, plan.design.assignment
+    ('randomised_rollout', 'not_yet_treated', 'rollout/assignment.csv')
+    >>> len(plan.hash)
+    64
     """
     path = Path(name_or_path)
     if not path.suffix:

@@ -28,6 +28,8 @@ from coacheval.measures.prepost import paired_change
 from coacheval.results import TableResult
 from coacheval.retention.persontime import RetentionData
 
+__all__ = ["Evaluation", "evaluate"]
+
 ESTIMATE_TABLE_COLUMNS = (
     "analysis",
     "outcome",
@@ -105,6 +107,27 @@ class Evaluation:
         The result objects, keyed ``(method, outcome)``.
     provenance
         Package version, plan name and hash, data hashes, seed, time.
+    notes
+        What the evaluation dropped or could not estimate, and why.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coacheval.evaluate.plan import load_plan
+    >>> from coacheval.evaluate.run import evaluate
+    >>> from coacheval.io.pseudonymise import PseudonymKey
+    >>> from coacheval.io.study import load_study
+    >>> from coacheval.simulate import simulate_health_system
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = simulate_health_system(seed=3, n_leaders=300).write(folder)
+    >>> study = load_study(folder, key=PseudonymKey(b"an example key, not a secret"))
+    >>> evaluation = evaluate(study, load_plan("default"))
+    >>> evaluation.provenance["plan_name"], len(evaluation.primary())
+    ('default', 6)
+    >>> written = evaluation.write(folder / "out")
+    >>> sorted(p.name for p in written if p.suffix != ".png")
+    ['estimates.csv', 'results.json']
     """
 
     plan: Plan

@@ -17,6 +17,13 @@ default of :class:`SimulationConfig`:
 ('job_satisfaction', 'work_engagement', 'burnout')
 >>> TERMINATION_CAUSES
 ('voluntary', 'involuntary', 'retirement', 'other')
+
+How cohorts are filled (``SimulationConfig(rollout=...)``): volunteers recruited per cohort, or
+all cohorts recruited at once and their peer groups randomised to a start (a stepped wedge):
+
+>>> from coacheval.simulate import ROLLOUTS
+>>> ROLLOUTS
+('volunteer', 'randomised')
 >>> SOURCES["voluntary_hr"][:33]
 '[U] DOMAIN.md 5: 0.85 (range 0.70'
 """
@@ -24,6 +31,7 @@ default of :class:`SimulationConfig`:
 from coacheval.simulate.config import (
     CONSTRUCTS,
     ROLE_LEVELS,
+    ROLLOUTS,
     SOURCES,
     TERMINATION_CAUSES,
     ScaleConfig,
@@ -34,6 +42,7 @@ from coacheval.simulate.system import SimulatedSystem, simulate_health_system
 __all__ = [
     "CONSTRUCTS",
     "ROLE_LEVELS",
+    "ROLLOUTS",
     "SOURCES",
     "TERMINATION_CAUSES",
     "ScaleConfig",

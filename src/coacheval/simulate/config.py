@@ -19,6 +19,16 @@ import yaml
 
 from coacheval.errors import ConfigError
 
+__all__ = [
+    "CONSTRUCTS",
+    "ROLE_LEVELS",
+    "ROLLOUTS",
+    "SOURCES",
+    "TERMINATION_CAUSES",
+    "ScaleConfig",
+    "SimulationConfig",
+]
+
 ROLE_LEVELS: tuple[str, ...] = (
     "charge_nurse",
     "assistant_nurse_manager",

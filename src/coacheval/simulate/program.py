@@ -32,6 +32,8 @@ from coacheval.simulate.organisation import Organisation
 from coacheval.simulate.streams import Streams
 from coacheval.simulate.workforce import employed_on, simulate_chains
 
+__all__: list[str] = []
+
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 
 
