@@ -164,6 +164,14 @@ def _print_summary(system: Any, out: Path, written: list[Path]) -> None:
     help="YAML file of simulation parameters to change (see coacheval.simulate.SimulationConfig).",
 )
 @click.option(
+    "--rollout",
+    type=click.Choice(["volunteer", "randomised"]),
+    default=None,
+    help="How cohorts are filled: volunteers recruited per cohort, or all recruited at once and "
+    "their peer groups randomised to a start (stepped wedge; writes rollout/)  "
+    "[default: volunteer].",
+)
+@click.option(
     "--messy",
     is_flag=True,
     help="Write the extracts as real ones arrive: Qualtrics CSVs, an Excel HR file with US "
@@ -177,6 +185,7 @@ def simulate(
     cohorts: int | None,
     voluntary_hr: float | None,
     config: Path | None,
+    rollout: str | None,
     messy: bool,
 ) -> None:
     """Simulate a health system's extracts, with the truth behind them in truth.json.
@@ -195,6 +204,8 @@ def simulate(
         overrides["n_cohorts"] = cohorts
     if voluntary_hr is not None:
         overrides["voluntary_hr"] = voluntary_hr
+    if rollout is not None:
+        overrides["rollout"] = rollout
     system = _simulate(seed, leaders, overrides, config, "Simulating")
     written = system.write(out, messy=messy)
     _print_summary(system, out, written)
@@ -639,8 +650,10 @@ def report(results: Path, templates: str, formats: str, out: Path, period: str, 
 def _register_design_commands() -> None:
     """Add the commands that plan a program's evaluation (their modules load only when used)."""
     from coacheval.cli.power import power
+    from coacheval.cli.rollout import rollout
 
     app.add_command(power)
+    app.add_command(rollout)
 
 
 _register_design_commands()

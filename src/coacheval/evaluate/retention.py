@@ -225,7 +225,9 @@ def retention_estimates(
         )
         row["n"] = int(frame.person.nunique())
         rows_out.append(row)
-        if cause == causes:
+        # The "ever enrolled" contrast needs leaders who never enrol; a randomised rollout
+        # analyses only randomised leaders, all of whom are assigned a start.
+        if cause == causes and plan.design.type != "randomised_rollout":
             ever = data.ever_enrolled()
             ever_frame, ever_names = design_columns(ever, r.covariates)
             ever_frame[event] = (
