@@ -20,7 +20,7 @@ from coacheval.effects.weighting import balancing_weights, fit_propensity
 from coacheval.errors import CoachevalError
 from coacheval.evaluate.plan import Plan
 from coacheval.retention.competing import cumulative_incidence
-from coacheval.retention.cox import CoxResult, fit_cox
+from coacheval.retention.cox import CoxConvergenceWarning, CoxResult, fit_cox
 from coacheval.retention.finegray import FineGrayResult, fit_finegray
 from coacheval.retention.km import kaplan_meier, logrank_test
 from coacheval.retention.persontime import RetentionData, person_time_from_study
@@ -167,6 +167,19 @@ def retention_estimates(
     >>> sorted({r["method"] for r in rows})
     ['cox_ever_enrolled', 'cox_tv', 'finegray', 'finegray_landmark', 'rate', 'rate_ratio', 'rmst_landmark', 'rmst_landmark_ipw']
     """
+    # A Cox model that converges while a covariate's coefficient runs off to infinity (e.g. no
+    # exits at one role level) warns; in an evaluation that warning belongs in the notes that
+    # reach the reports, beside the estimate it qualifies.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CoxConvergenceWarning)
+        out = _retention_estimates(study, plan, notes)
+    notes.extend(f"retention: {w.message}" for w in caught)
+    return out
+
+
+def _retention_estimates(
+    study: Any, plan: Plan, notes: list[str]
+) -> tuple[list[dict[str, Any]], dict[tuple[str, str], Any]]:
     r = plan.retention
     assert r is not None
     data = retention_data(study, plan)
