@@ -649,9 +649,11 @@ def report(results: Path, templates: str, formats: str, out: Path, period: str, 
 
 def _register_design_commands() -> None:
     """Add the commands that plan a program's evaluation (their modules load only when used)."""
+    from coacheval.cli.groups import groups
     from coacheval.cli.power import power
     from coacheval.cli.rollout import rollout
 
+    app.add_command(groups)
     app.add_command(power)
     app.add_command(rollout)
 
