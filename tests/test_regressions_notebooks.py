@@ -7,6 +7,7 @@ Each test names the bug it guards against; the unit-level tests sit with their m
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -68,7 +69,7 @@ def test_a_quarantined_roster_row_does_not_empty_the_primary_result(seed7):
         assert did.n_dropped == 1 and "dropped from the adjusted analysis" in did.notes[0]
     dropped = [n for n in result.notes if "dropped from the adjusted analysis" in n]
     assert len(dropped) == 6 and all(", did_dr: 1 of " in n for n in dropped)
-    assert "(0 treated, 1 comparison; 3 of " in dropped[0]
+    assert re.search(r"1 of \d+ units \((1 treated, 0|0 treated, 1) comparison; 3 of ", dropped[0])
     assert not any("not estimable" in n and "did_" in n for n in result.notes)
     # the dose bands either carry an estimate or say why not (found with this bug: IndexError)
     bands = result.estimates[result.estimates.method == "dose_response"]
@@ -130,4 +131,10 @@ def test_multiple_imputation_does_not_depend_on_the_pseudonym_key(seed7):
             .reset_index(drop=True)
         )
     assert len(tables[0]) == 2
-    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+    # the estimates are bit-identical; the baseline SD (the standardised columns' divisor) is
+    # a sum over rows in pseudonym order, so it may differ in the last bit
+    scaled = ["baseline_sd", "estimate_sd"]
+    pd.testing.assert_frame_equal(
+        tables[0].drop(columns=scaled), tables[1].drop(columns=scaled), check_exact=True
+    )
+    pd.testing.assert_frame_equal(tables[0][scaled], tables[1][scaled], rtol=1e-14)

@@ -172,3 +172,35 @@ def test_calibrated_hazards_reproduce_the_targets(model):
     cfg = SimulationConfig()
     rates = equilibrium_rates(cfg, model, np.array([570, 151, 224, 55]))
     np.testing.assert_allclose(rates, list(cfg.cause_rates().values()), rtol=1e-7)
+
+
+def test_employee_ids_are_a_function_of_the_person():
+    # Regression: ids were drawn for the set of people in the extract, so a later extract date
+    # renumbered everyone and a later quarter could not be linked. Now an id depends on the
+    # person (seat and generation) only: any subset gets the same ids, all are distinct.
+    from coacheval.simulate.extracts import ID_SPACE, assign_employee_ids
+    from coacheval.simulate.workforce import MAX_GENERATIONS
+
+    s = Streams(7)
+    seats, generations = np.meshgrid(np.arange(1500), np.arange(6))
+    pids = (seats * MAX_GENERATIONS + generations).ravel()
+    ids = assign_employee_ids(s, pids, 1500)
+    assert ids.is_unique and ids.str.fullmatch(r"\d{7}").all()
+    assert 0.08 < ids.str.startswith("0").mean() < 0.14  # leading zeros, as HR ids have
+    subset = pids[::7][::-1]
+    assert assign_employee_ids(s, subset, 1500).equals(ids.loc[np.sort(subset)])
+    assert not assign_employee_ids(Streams(8), pids, 1500).equals(ids)
+    numbers = ids.astype(np.int64)
+    assert numbers.min() >= 1 and numbers.max() <= ID_SPACE - 1
+    with pytest.raises(ConfigError, match="do not fit in 7-digit employee ids"):
+        assign_employee_ids(s, np.array([2 * MAX_GENERATIONS - 1]), ID_SPACE // 4000)
+
+
+def test_the_same_leader_keeps_the_id_at_a_later_extract_date():
+    early = simulate_health_system(seed=7, n_leaders=400, extract_date="2025-12-31")
+    late = simulate_health_system(seed=7, n_leaders=400, extract_date="2026-03-31")
+    common = early.employee_ids.index.intersection(late.employee_ids.index)
+    assert len(common) == len(early.employee_ids) and len(late.employee_ids) > len(common)
+    assert early.employee_ids.equals(late.employee_ids.loc[early.employee_ids.index])
+    roster = early.extracts["hr_roster"].employee_id
+    assert roster.isin(late.extracts["hr_roster"].employee_id).all()

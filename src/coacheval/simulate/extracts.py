@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from coacheval.errors import ConfigError
 from coacheval.simulate.config import ROLE_LEVELS, TERMINATION_CAUSES, SimulationConfig
 from coacheval.simulate.hazards import DAYS_PER_YEAR
 from coacheval.simulate.organisation import Organisation
@@ -20,6 +21,7 @@ from coacheval.simulate.people_details import personal_details
 from coacheval.simulate.program import Program
 from coacheval.simulate.streams import Streams
 from coacheval.simulate.surveys import Surveys
+from coacheval.simulate.workforce import MAX_GENERATIONS
 
 __all__: list[str] = []
 
@@ -74,14 +76,48 @@ def iso(days: np.ndarray | pd.Series) -> np.ndarray:
     return out
 
 
-def assign_employee_ids(streams: Streams, pids: np.ndarray) -> pd.Series:
-    """Draw unique 7-digit employee ids (some with leading zeros), indexed by pid."""
-    rng = streams.generator("employee_ids")
-    numbers = rng.choice(ID_SPACE - 1, size=len(pids), replace=False) + 1
+_HALF_BITS = 12  # the id permutation works on 24-bit numbers (2**24 > ID_SPACE)
+
+
+def _permute(streams: Streams, x: np.ndarray) -> np.ndarray:
+    """Permute ``0 .. ID_SPACE - 2`` by a keyed 4-round Feistel network on 24 bits.
+
+    Its round functions are counter-based draws, so the image of a number depends on that
+    number only; values landing outside the range are permuted again (cycle walking), which
+    keeps the map one-to-one on the range.
+    """
+    mask = (1 << _HALF_BITS) - 1
+    out = np.asarray(x, dtype=np.int64).copy()
+    todo = np.ones(len(out), dtype=bool)
+    while todo.any():
+        left, right = out[todo] >> _HALF_BITS, out[todo] & mask
+        for round_ in range(4):
+            draw = streams.bits("employee_id_permutation", round_, right) & np.uint64(mask)
+            left, right = right, left ^ draw.astype(np.int64)
+        out[todo] = (left << _HALF_BITS) | right
+        todo = out >= ID_SPACE - 1
+    return out
+
+
+def assign_employee_ids(streams: Streams, pids: np.ndarray, n_seats: int) -> pd.Series:
+    """Give each person a unique 7-digit employee id (some with leading zeros), by pid.
+
+    An id is a function of the person alone: their seat and generation (``pid = seat *
+    MAX_GENERATIONS + generation``) numbered ``generation * n_seats + seat`` and passed through
+    a keyed permutation. So the same person keeps their id in extracts taken on other dates,
+    and two people never share one.
+    """
+    pids = np.sort(np.asarray(pids, dtype=np.int64))
+    seat, generation = pids // MAX_GENERATIONS, pids % MAX_GENERATIONS
+    number = generation * n_seats + seat
+    if len(number) and number.max() >= ID_SPACE - 1:
+        raise ConfigError(
+            f"{n_seats} leader positions with up to {int(generation.max()) + 1} successive "
+            f"occupants do not fit in 7-digit employee ids ({ID_SPACE - 1} numbers)"
+        )
+    numbers = _permute(streams, number) + 1
     return pd.Series(
-        np.char.zfill(numbers.astype(str), 7).astype(object),
-        index=np.sort(pids),
-        name="employee_id",
+        np.char.zfill(numbers.astype(str), 7).astype(object), index=pids, name="employee_id"
     )
 
 
@@ -113,7 +149,7 @@ def build_extracts(
         ``{extract name: DataFrame}`` and the ``pid -> employee_id`` mapping.
     """
     people = in_window(cfg, program.people)
-    ids = assign_employee_ids(streams, people.pid.to_numpy())
+    ids = assign_employee_ids(streams, people.pid.to_numpy(), len(org.seats))
     hr = _hr_roster(cfg, org, people, program.people, ids, streams)
 
     cohorts = program.cohorts
