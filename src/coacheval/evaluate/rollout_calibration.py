@@ -53,6 +53,18 @@ _KEY = PseudonymKey(b"calibration-key-000000")
 _NOT_ESTIMABLE_LOG_HR = 10.0  # |log HR| beyond this: a monotone likelihood (no exposed exits)
 
 
+def _exposure_diverged(caught: warnings.WarningMessage) -> bool:
+    """Whether a warning says the fit failed or the exposure's coefficient may be infinite.
+
+    An infinite coefficient of a covariate (no exits at one role level) leaves the exposure's
+    hazard ratio estimable, as in R.
+    """
+    if not issubclass(caught.category, CoxConvergenceWarning):
+        return False
+    text = str(caught.message)
+    return "did not converge" in text or "'exposed'" in text
+
+
 def _cox_log_hr(frame: pd.DataFrame, event: np.ndarray, covariates: list[str]) -> dict[str, Any]:
     """Fit the Cox model; flag fits without a finite maximum (no exits in one arm)."""
     frame = frame.assign(_event=event)
@@ -77,7 +89,7 @@ def _cox_log_hr(frame: pd.DataFrame, event: np.ndarray, covariates: list[str]) -
             fit.converged
             and min(events) > 0
             and abs(float(row.estimate)) < _NOT_ESTIMABLE_LOG_HR
-            and not any(issubclass(w.category, CoxConvergenceWarning) for w in caught)
+            and not any(_exposure_diverged(w) for w in caught)
         ),
         "events_exposed": events[0],
         "events_unexposed": events[1],
