@@ -83,6 +83,32 @@ def test_start_level_by_design(design, survey_start, retention_start):
     assert r.table.reasons.str.startswith("starts ").all()
 
 
+def spill_row(lo=0.6, hi=0.9):
+    return {
+        "analysis": "spillover",
+        "outcome": "staff turnover",
+        "method": "negative_binomial",
+        "term": "coached",
+        "estimate": 0.75,
+        "conf_low": lo,
+        "conf_high": hi,
+    }
+
+
+@pytest.mark.parametrize("design", ["randomised_rollout", "rct", "staggered_did", "single_arm"])
+def test_spillover_starts_low_under_every_design(design):
+    # The rollout randomises when leaders start, not which units have a coached leader.
+    plan = {**DID, "design": {"type": design}}
+    r = rate([survey_row(), hr_row(), spill_row()], plan=plan)
+    t = r.table.set_index("outcome")
+    assert t.loc["staff turnover", "start"] == "low"
+    assert t.loc["staff turnover", "level"] == "low"  # nothing triggered
+    assert "not randomised" in t.loc["staff turnover", "reasons"]
+    if design in ("randomised_rollout", "rct"):
+        assert t.loc["voluntary turnover", "start"] == "high"
+        assert "which units have a coached leader" in t.loc["staff turnover", "reasons"]
+
+
 # ------------------------------------------------------------------ imprecision ---------------
 
 

@@ -99,8 +99,11 @@ def test_verdicts() -> None:
     small = retention_power(
         150, share_treated=0.5, follow_up_years=1, annual_turnover=0.12, hazard_ratio=0.85
     )
-    assert small.verdict.startswith(
-        "too small to detect a hazard ratio of 0.85 (minimum detectable 0."
+    assert small.verdict.startswith("too small to detect a hazard ratio of 0.85: ")
+    mdhr = small.mdhr_protective
+    assert small.verdict.endswith(
+        f"; only a hazard ratio of {mdhr:.2f} or stronger ({100 * (1 - mdhr):.0f}% fewer "
+        "separations) could be detected with 80% power"
     )
     big = retention_power(
         20000, share_treated=0.5, follow_up_years=3, annual_turnover=0.2, hazard_ratio=0.85

@@ -302,3 +302,83 @@ def test_a_report_shows_no_group_below_the_minimum_directly_or_by_subtraction(tm
         column = [body[c][col] for c in body]
         assert column.count("suppressed") >= 2
     assert "<5" not in html_text and header[0] == "cohort id"
+
+
+def _randomised_folder(tmp_path, covariates=()):
+    """A minimal results folder of a randomised rollout (stepped wedge), written by hand."""
+    import json
+
+    label = "randomised rollout (stepped wedge), seed 20261126"
+    plan = {
+        "design": {"type": "randomised_rollout", "comparison": "not_yet_treated"},
+        "covariates": list(covariates),
+        "methods": {"primary": "did_dr"},
+        "inference": {"level": 0.95, "cluster": "peer_group"},
+        "retention": {"target_hazard_ratio": 0.85},
+    }
+    rollout = {
+        "design": "randomised rollout (stepped wedge)",
+        "method": "stratified permuted-block randomisation with balanced stratum x cohort counts",
+        "seed": 20261126,
+        "strata": ["facility_id"],
+        "n_units": 32,
+        "n_cohorts": 3,
+        "randomised_date": "2022-05-02",
+        "label": label,
+    }
+    payload = {"plan": plan, "provenance": {"seed": 20260101, "rollout": rollout}, "notes": []}
+    (tmp_path / "results.json").write_text(json.dumps(payload), encoding="utf-8")
+    rows = [
+        ("survey outcomes", "job_satisfaction", "did_dr", "ATT (overall)", 0.264, -0.115, 0.644),
+        ("retention", "voluntary turnover", "cox_tv", "exposed", 1.067, 0.164, 6.944),
+        ("spillover", "staff turnover", "negative_binomial", "coached", 0.863, 0.683, 1.091),
+    ]
+    e = pd.DataFrame(
+        rows,
+        columns=["analysis", "outcome", "method", "term", "estimate", "conf_low", "conf_high"],
+    )
+    e["design"] = [f"{label}: started vs not-yet-started", f"{label}; Cox", "negative binomial"]
+    e.to_csv(tmp_path / "estimates.csv", index=False)
+    return load_results(tmp_path)
+
+
+def test_a_randomised_rollout_is_described_as_one(tmp_path, results_folder):
+    bundle = _randomised_folder(tmp_path)
+    satisfaction, turnover = bundle.headline()
+    assert satisfaction.startswith(
+        "Job satisfaction: inconclusive; leaders whose group had started scored 0.26 points "
+        "higher (better) than randomised leaders still waiting to start (1-7 MOAQ-JSS scale;"
+    )
+    assert "adjustment" not in satisfaction and "participants" not in satisfaction
+    assert "more voluntary exits after their group's assigned start (HR 1.07" in turnover
+    assert "while enrolled" not in turnover
+    design = bundle.design_text()
+    assert design.startswith(
+        "Design: randomised rollout (stepped wedge), seed 20261126 (stratified permuted-block"
+    )
+    assert "randomised on 2022-05-02" in design and "no covariate adjustment" in design
+    measures = bundle.key_numbers().Measure.tolist()
+    assert measures == [
+        "Job satisfaction: change in score vs randomised leaders waiting to start",
+        "Voluntary turnover: hazard ratio after the group's assigned start",
+    ]
+    assert "selection-biased" not in bundle.sensitivity_text()
+    starts = bundle.certainty.table.set_index("outcome").start
+    assert starts.to_dict() == {
+        "job_satisfaction": "high",
+        "voluntary turnover": "high",
+        "staff turnover": "low",  # units with a coached leader were not randomised
+    }
+    brief = bundle.certainty_table(brief=True).set_index("Finding").Why
+    assert brief["Voluntary turnover"].startswith("randomised, starts high;")
+    assert brief["Staff turnover"].startswith("not randomised (units with vs without a coached")
+    # Covariates in a randomised plan: the survey sentence says it was adjusted.
+    adjusted = _randomised_folder(tmp_path, covariates=["tenure"])
+    assert "waiting to start, after adjustment (1-7" in adjusted.headline()[0]
+    assert "adjusted for tenure" in adjusted.design_text()
+    # The volunteer design's report keeps its wording.
+    volunteer = load_results(results_folder)
+    assert all("waiting to start" not in s for s in volunteer.headline())
+    assert any("than comparison leaders, after adjustment" in s for s in volunteer.headline())
+    assert volunteer.design_text().startswith("Design: staggered did with")
+    assert "naive (selection-biased) comparison" in volunteer.sensitivity_text()

@@ -277,3 +277,49 @@ def test_bad_rows_raise_a_clear_error():
 def test_missing_interval_is_said_and_counts_as_inconclusive():
     s = effect_sentence(survey("burnout", -2.0, np.nan, np.nan))
     assert "no interval available" in s and "inconclusive" in s
+
+
+# ------------------------------------------------------------------ randomised rollout ---------
+
+
+def test_randomised_rollout_wording_from_the_design_or_the_row():
+    row = survey("job_satisfaction", 0.2642, -0.115, 0.644, sd=0.24)
+    volunteer = effect_sentence(row)
+    randomised = effect_sentence(row, design="randomised_rollout")
+    assert "participants scored 0.26 points higher (better) than comparison leaders, after " in (
+        volunteer
+    )
+    assert randomised.startswith(
+        "Job satisfaction: inconclusive; leaders whose group had started scored 0.26 points "
+        "higher (better) than randomised leaders still waiting to start (1-7 MOAQ-JSS scale; "
+    )
+    assert numbers(randomised) == numbers(volunteer)  # same numbers, other words
+    assert "after adjustment" in effect_sentence(row, design="randomised_rollout", adjusted=True)
+    # A randomised evaluation writes "randomised rollout ..." in the row's design column.
+    tagged = {**row, "design": "randomised rollout (stepped wedge), seed 3: started vs not"}
+    assert effect_sentence(tagged) == randomised
+    assert effect_sentence(tagged, design="staggered_did") == volunteer
+    hr = ratio(0.8, 0.65, 0.98)
+    assert "fewer voluntary exits while enrolled (HR" in effect_sentence(hr)
+    assert "fewer voluntary exits after their group's assigned start (HR 0.80" in (
+        effect_sentence(hr, design="randomised_rollout")
+    )
+    # Spillover and landmark rows keep their own wording under any design.
+    spill = ratio(
+        0.9, 0.8, 1.0, method="negative_binomial", outcome="staff turnover", analysis="spillover"
+    )
+    assert "on units with a coached leader" in effect_sentence(spill, design="randomised_rollout")
+    lm = ratio(0.8, 0.6, 1.1, method="finegray_landmark")
+    assert "after enrolling" in effect_sentence(lm, design="randomised_rollout")
+
+
+def test_randomised_headline_passes_the_design_on():
+    e = pd.DataFrame(
+        [survey("work_engagement", 0.06, -0.25, 0.36, sd=0.06), ratio(1.07, 0.16, 6.94)]
+    )
+    volunteer = headline(e)
+    randomised = headline(e, design="randomised_rollout")
+    assert "comparison leaders, after adjustment" in volunteer[0]
+    assert "randomised leaders still waiting to start (0-6" in randomised[0]
+    assert "more voluntary exits while enrolled" in volunteer[1]
+    assert "more voluntary exits after their group's assigned start" in randomised[1]

@@ -30,7 +30,7 @@ import pandas as pd
 
 from coacheval.errors import CoachevalError
 from coacheval.evaluate.plan import Plan
-from coacheval.quality.economics import CostAssumptions, program_cost, roi
+from coacheval.quality.economics import BIAS_NOTES, CostAssumptions, program_cost, roi
 from coacheval.quality.kpi import quarterly_kpis
 from coacheval.quality.reaim import implementation_summary
 from coacheval.quality.spc import SPCResult, i_mr_chart, p_chart, u_chart
@@ -186,10 +186,8 @@ def _economics(
             }
         )
     notes.append(f"economics: {result.break_even_sentence}")
-    notes.append(
-        "economics: the return inherits the retention hazard ratio's biases; where volunteers "
-        "are more engaged than their peers it overstates the benefit (docs/calibration.md)"
-    )
+    bias = BIAS_NOTES.get(plan.design.type, BIAS_NOTES["staggered_did"])
+    notes.append(f"economics: {bias}")
     return out, {("cost", "program"): cost, ("roi", "program"): result}
 
 

@@ -11,12 +11,13 @@ Starting level (:data:`START`):
 ========================  ====================  ============================================
 design (``plan.design``)  analysis              start
 ========================  ====================  ============================================
-randomised rollout        any                   high
+randomised rollout        any but spillover     high
 staggered DiD             survey outcomes       moderate (comparison group, parallel trends
                                                 checkable, covariates adjusted)
 staggered DiD             retention, economics  low (enrolled against not (yet) enrolled
                                                 leaders, adjusted, no pre-period check)
-any non-randomised        spillover             low (units with and without a coached leader)
+any design                spillover             low (units with and without a coached leader:
+                                                not randomised, even under a randomised rollout)
 single arm                survey outcomes       very low (before/after, no comparison)
 single arm                retention, ...        low
 ========================  ====================  ============================================
@@ -102,6 +103,12 @@ LEVELS = ("very low", "low", "moderate", "high")
 
 START: dict[tuple[str, str], tuple[str, str]] = {
     ("randomised", "*"): ("high", "randomised rollout: who starts when was decided by chance"),
+    ("randomised", "spillover"): (
+        "low",
+        "units with a coached leader against units without, adjusted for calendar year but "
+        "not randomised: the rollout randomised when leaders start, not which units have a "
+        "coached leader",
+    ),
     ("staggered_did", "survey outcomes"): (
         "moderate",
         "comparison group, staggered difference-in-differences adjusted for covariates "

@@ -11,6 +11,15 @@ comes from the instrument's ``higher_is_better`` (burnout, turnover intention an
 isolation: lower is better). Ratios (hazard, subdistribution hazard and rate ratios) are about
 exits, where fewer is better.
 
+Design. Under a randomised rollout (stepped wedge; plan ``design.type: randomised_rollout``)
+the comparison is not "comparison leaders, after adjustment" but randomised leaders whose
+group had not started yet, analysed by assignment: a survey difference reads "leaders whose
+group had started scored ... than randomised leaders still waiting to start" (", after
+adjustment" only when the plan adjusts for covariates) and a hazard ratio "after their group's
+assigned start" instead of "while enrolled". The design is passed as ``design=`` or, when not
+given, read from the row's ``design`` column (a randomised evaluation writes "randomised
+rollout (stepped wedge), seed N" there).
+
 Inconclusive. A finding is called inconclusive when its interval includes no effect: 0 for
 differences (scale points, years retained, money) and 1 for ratios. The decision uses the
 unrounded limits.
@@ -73,6 +82,14 @@ _COMPARATORS = {
     "mixed": "than comparison leaders, by a mixed model",
 }
 _DEFAULT_COMPARATOR = "than comparison leaders, after adjustment"
+_RANDOMISED_COMPARATORS = {
+    "twfe": "than randomised leaders still waiting to start, by two-way fixed effects (biased "
+    "under staggered adoption)",
+    "mixed": "than randomised leaders still waiting to start, by a mixed model",
+}
+_RANDOMISED_COMPARATOR = "than randomised leaders still waiting to start"
+_RANDOMISED_SUBJECT = "leaders whose group had started"
+_RANDOMISED_DESIGNS = ("randomised_rollout", "randomized_rollout", "randomised", "randomized")
 _PRIMARY_SURVEY_METHODS = ("did_dr", "did_reg", "did_ipw", "pre_post")
 
 
@@ -272,7 +289,21 @@ def _exit_noun(outcome: str) -> str:
     return "exits"
 
 
-def _survey_sentence(r: dict[str, Any], scale_label: str | None, level: float) -> str:
+def _randomised(r: Mapping[str, Any], design: str | None) -> bool:
+    """Whether the row comes from a randomised rollout (``design`` first, else the row's own)."""
+    if design is not None:
+        return str(design).lower() in _RANDOMISED_DESIGNS
+    text = r.get("design")
+    return isinstance(text, str) and text.lower().startswith(("randomised", "randomized"))
+
+
+def _survey_sentence(
+    r: dict[str, Any],
+    scale_label: str | None,
+    level: float,
+    randomised: bool = False,
+    adjusted: bool = False,
+) -> str:
     info = scale_info(str(r["outcome"]))
     units = scale_label or info.units
     est, lo, hi = _float(r, "estimate"), _float(r, "conf_low"), _float(r, "conf_high")
@@ -305,11 +336,17 @@ def _survey_sentence(r: dict[str, Any], scale_label: str | None, level: float) -
         )
         body = f"participants' scores {verb} from baseline to follow-up (no comparison group)"
     else:
+        subject = "participants"
         comparator = _COMPARATORS.get(str(r["method"]), _DEFAULT_COMPARATOR)
+        if randomised and str(r["method"]) != "naive_post":
+            subject = _RANDOMISED_SUBJECT
+            comparator = _RANDOMISED_COMPARATORS.get(str(r["method"]), _RANDOMISED_COMPARATOR)
+            if adjusted and str(r["method"]) not in _RANDOMISED_COMPARATORS:
+                comparator += ", after adjustment"
         if direction.startswith("no"):
-            body = f"participants scored no higher or lower {comparator}"
+            body = f"{subject} scored no higher or lower {comparator}"
         else:
-            body = f"participants scored {size} points {direction}{quality} {comparator}"
+            body = f"{subject} scored {size} points {direction}{quality} {comparator}"
     if inconclusive:
         return (
             f"{info.label}: inconclusive; {body} ({details}), but the interval includes no "
@@ -337,7 +374,7 @@ def _people_text(people: Any, noun: str, level: float) -> str:
     return f"; about {_num(abs(est), 1)} {noun} {word} among the coached{ci}"
 
 
-def _ratio_sentence(r: dict[str, Any], people: Any, level: float) -> str:
+def _ratio_sentence(r: dict[str, Any], people: Any, level: float, randomised: bool = False) -> str:
     est, lo, hi = _float(r, "estimate"), _float(r, "conf_low"), _float(r, "conf_high")
     kind = _RATIO_METHODS.get(str(r["method"]), "ratio")
     noun = _exit_noun(str(r["outcome"]))
@@ -350,9 +387,11 @@ def _ratio_sentence(r: dict[str, Any], people: Any, level: float) -> str:
     who = (
         "on units with a coached leader"
         if r.get("analysis") == "spillover"
-        else "while enrolled"
-        if r["method"] != "finegray_landmark"
         else "after enrolling"
+        if r["method"] == "finegray_landmark"
+        else "after their group's assigned start"
+        if randomised
+        else "while enrolled"
     )
     dl = _limits(lo, hi, 1.0, 2)
     ci = _interval(lo, hi, lambda v: _num(v, dl), level)
@@ -471,6 +510,8 @@ def effect_sentence(
     probability_pays: float | None = None,
     currency: str = "USD",
     level: float = 0.95,
+    design: str | None = None,
+    adjusted: bool = False,
 ) -> str:
     """Write one estimate row as a plain-language sentence.
 
@@ -492,6 +533,15 @@ def effect_sentence(
         Currency of the economics rows.
     level
         Confidence level of the intervals (the plan's ``inference.level``).
+    design
+        The plan's ``design.type``. ``"randomised_rollout"`` words the comparison as
+        randomised leaders still waiting to start and a hazard ratio as "after their group's
+        assigned start"; ``None`` (default) reads the row's ``design`` column, which a
+        randomised evaluation starts with "randomised rollout".
+    adjusted
+        Randomised rollout only: whether the survey estimate is adjusted for covariates (the
+        plan's ``covariates`` not empty); adds ", after adjustment". Other designs always say
+        so.
 
     Returns
     -------
@@ -517,6 +567,17 @@ def effect_sentence(
     Work engagement: inconclusive; participants scored 0.08 points higher (better) than
     comparison leaders, after adjustment (0-6 UWES-9 scale; 0.07 baseline SD; 95% CI -0.07 to
     0.24), but the interval includes no effect (0).
+
+    The same rows from a randomised rollout (stepped wedge):
+
+    >>> print(effect_sentence({"analysis": "survey outcomes", "outcome": "work_engagement",
+    ...     "method": "did_dr", "term": "ATT (overall)", "estimate": 0.26, "conf_low": 0.05,
+    ...     "conf_high": 0.47}, design="randomised_rollout"))
+    Work engagement: leaders whose group had started scored 0.26 points higher (better) than
+    randomised leaders still waiting to start (0-6 UWES-9 scale; 95% CI 0.05 to 0.47).
+    >>> print(effect_sentence(hr, design="randomised_rollout"))
+    Voluntary turnover: 20% fewer voluntary exits after their group's assigned start (HR 0.80,
+    95% CI 0.65 to 0.98).
     """
     r = _as_mapping(row)
     for name in ("outcome", "method", "term", "estimate", "conf_low", "conf_high"):
@@ -526,16 +587,17 @@ def effect_sentence(
             f"estimate row ({r['outcome']}, {r['method']}, {r['term']}): estimate is missing"
         )
     method, analysis = str(r["method"]), str(r.get("analysis", ""))
+    randomised = _randomised(r, design)
     if analysis == "economics" or method == "roi":
         return _roi_sentence(r, people, probability_pays, currency, level)
     if method in _RATIO_METHODS:
-        return _ratio_sentence(r, people, level)
+        return _ratio_sentence(r, people, level, randomised)
     if method.startswith("rmst"):
         return _rmst_sentence(r, level)
     if method == "rate":
         return _rate_sentence(r, level)
     if analysis == "survey outcomes" or scale_info(str(r["outcome"])).short_name:
-        return _survey_sentence(r, scale_label, level)
+        return _survey_sentence(r, scale_label, level, randomised, adjusted)
     return _generic_sentence(r, level)
 
 
@@ -571,7 +633,14 @@ def primary_rows(estimates: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([chosen, retention, roi])
 
 
-def headline(estimates: pd.DataFrame, *, currency: str = "USD", level: float = 0.95) -> list[str]:
+def headline(
+    estimates: pd.DataFrame,
+    *,
+    currency: str = "USD",
+    level: float = 0.95,
+    design: str | None = None,
+    adjusted: bool = False,
+) -> list[str]:
     """Sentences for the primary findings, in the order of :func:`primary_rows`.
 
     The primary retention hazard ratio (the first ``cox_tv`` row) is given the exits avoided
@@ -582,7 +651,7 @@ def headline(estimates: pd.DataFrame, *, currency: str = "USD", level: float = 0
     ----------
     estimates
         An evaluation's estimate table (``estimates.csv``).
-    currency, level
+    currency, level, design, adjusted
         As in :func:`effect_sentence`.
 
     Returns
@@ -614,12 +683,13 @@ def headline(estimates: pd.DataFrame, *, currency: str = "USD", level: float = 0
     )
     out = []
     first_hr = True
+    words = {"level": level, "design": design, "adjusted": adjusted}
     for _, row in rows.iterrows():
         if row["method"] == "cox_tv":
-            out.append(effect_sentence(row, people=avoided if first_hr else None, level=level))
+            out.append(effect_sentence(row, people=avoided if first_hr else None, **words))
             first_hr = False
         elif row["term"] == "net_benefit":
-            out.append(effect_sentence(row, probability_pays=pays, currency=currency, level=level))
+            out.append(effect_sentence(row, probability_pays=pays, currency=currency, **words))
         else:
-            out.append(effect_sentence(row, level=level))
+            out.append(effect_sentence(row, **words))
     return out

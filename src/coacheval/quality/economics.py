@@ -59,6 +59,15 @@ The cost categories of the data contract, and the source of each default cost as
 ('training', 'staff', 'faculty', 'events', 'materials', 'participant_time', 'other')
 >>> COST_SOURCES["cost_per_rn_turnover_usd"][:38]
 '[S] USD 61,110 per bedside RN turnover'
+
+What the return inherits from the hazard ratio depends on the design:
+
+>>> from coacheval.quality.economics import BIAS_NOTES
+>>> print(BIAS_NOTES["staggered_did"])
+the return inherits the retention hazard ratio's biases; where volunteers are more engaged than
+their peers it overstates the benefit (docs/calibration.md)
+>>> BIAS_NOTES["randomised_rollout"][:70]
+"the return inherits the retention hazard ratio's imprecision, not a se"
 """
 
 from __future__ import annotations
@@ -78,6 +87,7 @@ from coacheval.results import TableResult
 from coacheval.retention._inputs import MAX_LISTED, rows_list
 
 __all__ = [
+    "BIAS_NOTES",
     "COST_CATEGORIES",
     "COST_SOURCES",
     "CostAssumptions",
@@ -894,6 +904,29 @@ class ROIResult(TableResult):
         ax.legend(frameon=False, fontsize="small")
         ax.spines[["top", "right"]].set_visible(False)
         return fig
+
+
+_VOLUNTEER_NOTE = (
+    "the return inherits the retention hazard ratio's biases; where volunteers are more engaged "
+    "than their peers it overstates the benefit (docs/calibration.md)"
+)
+
+BIAS_NOTES: dict[str, str] = {
+    "staggered_did": _VOLUNTEER_NOTE,
+    "single_arm": _VOLUNTEER_NOTE,
+    "randomised_rollout": (
+        "the return inherits the retention hazard ratio's imprecision, not a selection bias: "
+        "under the randomised rollout who starts when was decided by chance, and the hazard "
+        "ratio is the effect of starting on the assigned date (by assignment, diluted where "
+        "assigned leaders did not take part); its wide interval carries into the net benefit "
+        "(docs/calibration.md)"
+    ),
+}
+"""What the return on investment inherits from the retention hazard ratio, by plan
+``design.type`` (a note of every evaluation, after ``economics:``). Volunteer cohorts
+(``staggered_did``, ``single_arm``): selection, since more engaged leaders volunteer and also
+leave less, so the benefit is overstated. A randomised rollout (stepped wedge): no selection
+bias, but an imprecise, intention-to-treat hazard ratio."""
 
 
 def roi(

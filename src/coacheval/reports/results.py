@@ -297,6 +297,12 @@ class ResultsBundle:
         return None if rows.empty else rows.iloc[0]
 
     @property
+    def randomised(self) -> bool:
+        """Whether the plan is a randomised rollout (``design.type: randomised_rollout``)."""
+        design = str((self.plan.get("design") or {}).get("type", "")).lower()
+        return design in ("randomised_rollout", "randomized_rollout")
+
+    @property
     def primary_method(self) -> str:
         """The plan's primary method for survey outcomes (``did_dr`` by default)."""
         return str((self.plan.get("methods") or {}).get("primary", "did_dr"))
@@ -315,7 +321,14 @@ class ResultsBundle:
         """Plain-language sentences for the primary findings (:func:`coacheval.evidence.headline`)."""
         from coacheval.evidence import headline
 
-        return headline(self.estimates, currency=self.currency, level=self.level)
+        design = (self.plan.get("design") or {}).get("type")
+        return headline(
+            self.estimates,
+            currency=self.currency,
+            level=self.level,
+            design=None if design is None else str(design),
+            adjusted=bool(self.plan.get("covariates")),
+        )
 
     @cached_property
     def certainty(self) -> Any:
@@ -337,7 +350,13 @@ class ResultsBundle:
             steps = details[(details.outcome == r.outcome) & (details.rule != "start")]
             down = [s.reason for s in steps.itertuples() if s.change < 0]
             start = details[(details.outcome == r.outcome) & (details.rule == "start")]
-            if brief or not len(start):
+            if brief and self.randomised:  # say which findings the randomisation covers
+                why = (
+                    f"randomised, starts {r.start}"
+                    if r.analysis != "spillover"
+                    else f"not randomised (units with vs without a coached leader), starts {r.start}"
+                )
+            elif brief or not len(start):
                 why = f"design starts {r.start}"
             else:
                 why = f"starts {r.start} ({start.reason.iloc[0]})"
@@ -384,12 +403,13 @@ class ResultsBundle:
     def key_numbers(self) -> pd.DataFrame:
         """Tabulate the few numbers that matter, each with its interval (formatted)."""
         rows = []
+        versus = "randomised leaders waiting to start" if self.randomised else "comparison leaders"
         for outcome, name in _SURVEY_KEY.items():
             r = self.primary_survey(outcome)
             if r is not None:
                 rows.append(
                     {
-                        "Measure": f"{name}: change in score vs comparison leaders",
+                        "Measure": f"{name}: change in score vs {versus}",
                         "Estimate": fmt_number(r.estimate, 2),
                         self.level_label: fmt_interval(r.conf_low, r.conf_high, 2),
                     }
@@ -398,7 +418,8 @@ class ResultsBundle:
         if hr is not None:
             rows.append(
                 {
-                    "Measure": "Voluntary turnover: hazard ratio while enrolled",
+                    "Measure": "Voluntary turnover: hazard ratio "
+                    + ("after the group's assigned start" if self.randomised else "while enrolled"),
                     "Estimate": fmt_number(hr.estimate, 2),
                     self.level_label: fmt_interval(hr.conf_low, hr.conf_high, 2),
                 }
@@ -672,6 +693,22 @@ class ResultsBundle:
             }
         ).reset_index(drop=True)
 
+    def sensitivity_text(self) -> str:
+        """Introduce the sensitivity analyses in the words of the plan's design."""
+        if self.randomised:
+            return (
+                "Multiple imputation against complete cases where the evaluation has them. The "
+                "comparison is randomised (who starts when was decided by chance), so the "
+                "E-values of the primary estimates (how strong an unmeasured confounder would "
+                "have to be to explain each away) are shown for completeness only: chance, not "
+                "confounding, is the main alternative explanation, and the intervals measure it."
+            )
+        return (
+            "Multiple imputation against complete cases, the naive (selection-biased) comparison "
+            "and the E-values of the primary estimates (how strong an unmeasured confounder "
+            "would have to be to explain each away)."
+        )
+
     def sensitivity(self) -> pd.DataFrame:
         """Tabulate the sensitivity analyses of each survey outcome, formatted.
 
@@ -747,10 +784,47 @@ class ResultsBundle:
         inf = plan.get("inference") or {}
         ret = plan.get("retention") or {}
         outcomes = ", ".join(str(o).replace("_", " ") for o in plan.get("outcomes") or [])
+        if self.randomised:
+            rollout = self.provenance.get("rollout") or {}
+            name = str(rollout.get("design") or "randomised rollout (stepped wedge)")
+            seed = rollout.get("seed")
+            strata = ", ".join(str(x) for x in rollout.get("strata") or [])
+            how = "; ".join(
+                x
+                for x in (
+                    str(rollout.get("method") or ""),
+                    f"strata: {strata}" if strata else "",
+                    f"{rollout.get('n_units')} peer groups to {rollout.get('n_cohorts')} cohorts"
+                    if rollout.get("n_units") and rollout.get("n_cohorts")
+                    else "",
+                    f"randomised on {rollout['randomised_date']}"
+                    if rollout.get("randomised_date")
+                    else "",
+                )
+                if x
+            )
+            covariates = plan.get("covariates") or []
+            adjusted = (
+                f"adjusted for {', '.join(map(str, covariates))}"
+                if covariates
+                else "no covariate adjustment"
+            )
+            design = (
+                f"Design: {name}"
+                + (f", seed {seed}" if seed is not None else ", randomisation record not found")
+                + (f" ({how})" if how else "")
+                + ". Leaders whose group had started are compared with randomised leaders still "
+                "waiting to start, by assignment (intention to treat), "
+                f"{adjusted}; baseline wave {d.get('baseline_wave', '–')}."
+            )
+        else:
+            design = (
+                f"Design: {str(d.get('type', 'unknown')).replace('_', ' ')} with "
+                f"{str(d.get('comparison', 'no')).replace('_', ' ')} comparison leaders, baseline "
+                f"wave {d.get('baseline_wave', '–')}."
+            )
         return (
-            f"Design: {str(d.get('type', 'unknown')).replace('_', ' ')} with "
-            f"{str(d.get('comparison', 'no')).replace('_', ' ')} comparison leaders, baseline "
-            f"wave {d.get('baseline_wave', '–')}. Primary method: {self.primary_method}; "
+            f"{design} Primary method: {self.primary_method}; "
             f"standard errors clustered by {inf.get('cluster', '–')}; "
             f"{fmt_number(self.level * 100, 0)}% intervals. Outcomes: {outcomes}. Retention: "
             f"{ret.get('cause', '–')} exits on the {ret.get('time_scale', '–')} time scale, "

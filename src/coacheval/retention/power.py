@@ -275,11 +275,20 @@ class PowerResult(TableResult):
                 f"({self.events_required:.0f} needed; {mdhr})"
             )
         leaders = float(self._row("target")["leaders_required"])
+        # Say the minimum detectable effect plainly: with few separations it can be extreme
+        # (0.05 = 95% fewer separations), and "minimum detectable 0.05" reads like a small one.
+        only = (
+            f"only a hazard ratio of {self.mdhr_protective:.2f} or stronger "
+            f"({100 * (1 - self.mdhr_protective):.0f}% fewer separations) could be detected "
+            f"with {pct} power"
+            if np.isfinite(self.mdhr_protective)
+            else f"no protective hazard ratio could be detected with {pct} power"
+        )
         return (
-            f"too small to detect a hazard ratio of {hr:.2f} ({mdhr}): "
+            f"too small to detect a hazard ratio of {hr:.2f}: "
             f"{100 * self.power:.0f}% power with about {self.expected_events:.0f} expected "
             f"separations, {self.events_required:.0f} needed (about {np.ceil(leaders):.0f} "
-            "leaders)"
+            f"leaders); {only}"
         )
 
     def plot(self) -> Any:
