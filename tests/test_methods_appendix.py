@@ -312,7 +312,7 @@ def test_technical_report_carries_the_appendix_in_every_format(evaluation, tmp_p
     assert len(used) >= 15
     for m in used:
         assert m.title.replace("&", "&amp;").replace("'", "’") in appendix, m.id
-    assert 'class="math display"' in appendix and "Could not convert" not in appendix
+    assert '<math display="block"' in appendix and "Could not convert" not in appendix
     with zipfile.ZipFile(res.outputs["docx"]) as docx:
         xml = docx.read("word/document.xml").decode("utf-8")
     assert "Methods appendix" in xml and "<m:oMathPara>" in xml
