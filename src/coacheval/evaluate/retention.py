@@ -277,7 +277,16 @@ def _retention_estimates(
     rows_out.extend(
         _landmark_rmst(study, data, causes, label, r.horizon_years, level, results, notes)
     )
-    _diagnostics(data, causes, label, r.target_hazard_ratio, level, results, notes)
+    _diagnostics(
+        data,
+        causes,
+        label,
+        r.target_hazard_ratio,
+        level,
+        results,
+        notes,
+        contrast_window=plan.design.type == "randomised_rollout",
+    )
     return rows_out, results
 
 
@@ -515,8 +524,15 @@ def _diagnostics(
     level: float,
     results: dict[tuple[str, str], Any],
     notes: list[str],
+    *,
+    contrast_window: bool = False,
 ) -> None:
-    """PH test of the primary Cox model, Simon–Makuch curves, and the power statement."""
+    """PH test of the primary Cox model, Simon–Makuch curves, and the power statement.
+
+    With ``contrast_window`` (a randomised rollout on the calendar scale) the power statement
+    counts only the person-time and exits before the last group's start: afterwards every
+    randomised leader is exposed, and exits then carry no information on the hazard ratio.
+    """
     primary = results.get(("cox_tv", label))
     if primary is not None:
         try:
@@ -537,6 +553,12 @@ def _diagnostics(
             )
     rows = data.rows
     events = data.events_for(cause)
+    if contrast_window and (rows.exposed == 1).any():
+        end = float(rows.start[rows.exposed == 1].groupby(rows.person).min().max())
+        events = np.where(rows.stop.to_numpy() <= end, events, 0)
+        rows = rows.assign(stop=rows.stop.clip(upper=end))
+        keep = (rows.stop > rows.start).to_numpy()
+        rows, events = rows[keep], events[keep]
     years = (rows.stop - rows.start).to_numpy()
     exposed_years = float(years[rows.exposed == 1].sum())
     total_years = float(years.sum())
