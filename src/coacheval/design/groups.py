@@ -51,8 +51,9 @@ Algorithm
     iterated local search (ILS) in the manner of Lai & Hao's iterated maxima search (2016), with
     the insertion ("move") and swap neighbourhoods of Gallego et al. (2013):
 
-    1. Construction: leaders are ordered by role level and, within a level, dealt round-robin
-       across departments in a random department order; a dynamic program cuts the order into
+    1. Construction: leaders are ordered by role level and, within a level, each department is
+       spread evenly over the sequence (so neighbours come from different departments even when
+       one department is large); a dynamic program cuts the order into
        consecutive feasible groups, leaving out as few leaders as possible (then maximising
        :math:`F`). Up to ``PACK_MAX`` (20) leaders, a branch and bound over every feasible group
        is tried as well.
@@ -563,7 +564,8 @@ def _table(groups: np.ndarray, codes: np.ndarray, G: int, k: int) -> np.ndarray:
     return np.bincount(codes * G + groups, minlength=G * k).reshape(k, G)
 
 
-def _evaluate(inst: _Instance, grp: np.ndarray) -> _Eval:
+def _evaluate(inst: _Instance, grp: np.ndarray, rows: np.ndarray | None = None) -> _Eval:
+    """Count tables, and the (leader, group) arrays for ``rows`` (all leaders by default)."""
     n = inst.n
     placed = grp >= 0
     G = int(grp.max()) + 1 if placed.any() else 0
@@ -573,27 +575,40 @@ def _evaluate(inst: _Instance, grp: np.ndarray) -> _Eval:
     cL = _table(gi, inst.lev[placed], G, nl)
     cD = _table(gi, inst.dep[placed], G, len(inst.dep_names))
     cF = _table(gi, inst.fac[placed], G, len(inst.fac_names))
+    LD = inst.absdiff @ cL
     w = inst.w
+    wd, wf, wl = float(w.department), float(w.facility), float(w.level)
+    r = np.arange(n) if rows is None else rows
     # Row gathers from (code, group) tables give (leader, group) arrays, contiguous in memory.
-    S = (float(w.department + w.facility) * size)[None, :] - float(w.department) * cD[inst.dep]
-    S -= float(w.facility) * cF[inst.fac]
-    S -= float(w.level) * (inst.absdiff @ cL)[inst.lev]
-    B = (inst.far @ cL)[inst.lev]
+    S = ((wd + wf) * size)[None, :] - wd * cD[inst.dep[r]]
+    S -= wf * cF[inst.fac[r]]
+    S -= wl * LD[inst.lev[r]]
+    B = (inst.far @ cL)[inst.lev[r]]
     cUi = None
     if inst.cap:
         cU = _table(gi, inst.unit[placed], G, len(inst.unit_names))
         if inst.cap == 1:
-            B += cU[inst.unit]
+            B += cU[inst.unit[r]]
         else:
-            cUi = cU[inst.unit]
+            cUi = cU[inst.unit[r]]
+    pos = np.full(n, -1, np.int64)
+    pos[r] = np.arange(r.size)
     if inst.conf_keys.size:
-        m = grp[inst.conf_b] >= 0
-        np.add.at(B, (inst.conf_a[m], grp[inst.conf_b[m]]), 1)
-    if inst.pref_keys.size:
-        m = grp[inst.pref_b] >= 0
-        np.add.at(S, (inst.pref_a[m], grp[inst.pref_b[m]]), w.preference)
+        m = (grp[inst.conf_b] >= 0) & (pos[inst.conf_a] >= 0)
+        np.add.at(B, (pos[inst.conf_a[m]], grp[inst.conf_b[m]]), 1)
     own = np.zeros(n)
-    own[placed] = S[np.flatnonzero(placed), gi]
+    pl = np.flatnonzero(placed)
+    own[pl] = (
+        (wd + wf) * size[gi]
+        - wd * cD[inst.dep[pl], gi]
+        - wf * cF[inst.fac[pl], gi]
+        - wl * LD[inst.lev[pl], gi]
+    )
+    if inst.pref_keys.size:
+        m = (grp[inst.pref_b] >= 0) & (pos[inst.pref_a] >= 0)
+        np.add.at(S, (pos[inst.pref_a[m]], grp[inst.pref_b[m]]), w.preference)
+        same = (grp[inst.pref_a] >= 0) & (grp[inst.pref_a] == grp[inst.pref_b])
+        own += w.preference * np.bincount(inst.pref_a[same], minlength=n)
     P = 0.5 * np.bincount(gi, weights=own[placed], minlength=G)
     c = np.where(size > 1, 2.0 / np.maximum(size - 1, 1), 0.0)
     order = np.argsort(grp, kind="stable")[n - placed.sum() :]
@@ -601,6 +616,28 @@ def _evaluate(inst: _Instance, grp: np.ndarray) -> _Eval:
     members = np.full((G, inst.smax), -1, np.int64)
     members[grp[order], slot] = order
     return _Eval(size, cD.T, (cD > 0).sum(axis=0), S, own, P, c * P, c, B, cUi, members)
+
+
+def _insert_unplaced(inst: _Instance, grp: np.ndarray) -> None:
+    """Put unplaced leaders into groups with room, best gain first, until none fits."""
+    while (grp < 0).any():
+        pool = np.flatnonzero(grp < 0)
+        ev = _evaluate(inst, grp, rows=pool)
+        if ev.G == 0:
+            return
+        ok = (ev.B == 0) & (ev.size < inst.smax)[None, :]
+        if ev.cUi is not None:
+            ok &= ev.cUi < inst.cap
+        gain = np.where(
+            ok, 2.0 * (ev.P[None, :] + ev.S) / ev.size[None, :] - ev.f[None, :], -np.inf
+        )
+        h = np.argmax(gain, axis=1)
+        best = gain[np.arange(pool.size), h]
+        can = np.isfinite(best)
+        if not can.any():
+            return
+        none = np.full(int(can.sum()), -1)
+        _apply(grp, pool[can], none, none, h[can], best[can])
 
 
 def _value(ev: _Eval, grp: np.ndarray) -> tuple[int, float]:
@@ -730,6 +767,71 @@ def _apply(grp: np.ndarray, i: Any, j: Any, g: Any, h: Any, gain: np.ndarray) ->
     return applied
 
 
+COMPOUND_MAX = 200  # leaders up to which local search also splits and merges groups
+COMPOUND_COMBOS = 30_000  # candidate new groups per split step
+
+
+def _split_or_merge(inst: _Instance, ev: _Eval, grp: np.ndarray) -> bool:
+    """Apply the best improving split or merge, if any; these change the number of groups.
+
+    Split: a new group of the smallest size from members of different groups above it. Merge:
+    dissolve a group of the smallest size, its members joining different groups with room.
+    """
+    smin = inst.smin
+    best_gain, action = _EPS, None
+    donors = np.flatnonzero(_leave_ok(inst, ev, grp))
+    if donors.size >= smin:
+        g = grp[donors]
+        leave = 2.0 * (ev.P[g] - ev.own[donors]) / np.maximum(ev.size[g] - 2, 1) - ev.f[g]
+        top = smin
+        while top < donors.size and math.comb(top + 1, smin) <= COMPOUND_COMBOS:
+            top += 1
+        pick = np.argsort(-leave, kind="stable")[:top]
+        combos = np.array(list(itertools.combinations(range(pick.size), smin)), np.int64)
+        members = donors[pick][combos]
+        ok, value = _subset_eval(inst, members)
+        src = grp[members]
+        for a, b in itertools.combinations(range(smin), 2):
+            ok &= src[:, a] != src[:, b]
+        gain = np.where(ok, value + leave[pick][combos].sum(axis=1), -np.inf)
+        t = int(np.argmax(gain)) if gain.size else 0
+        if gain.size and gain[t] > best_gain:
+            best_gain, action = gain[t], ("split", members[t])
+    small = np.flatnonzero(ev.size == smin)
+    if small.size and (ev.size < inst.smax).any():
+        mem = ev.members[small][:, :smin]
+        rows = mem.ravel()
+        ok = (ev.B[rows] == 0) & (ev.size < inst.smax)[None, :]
+        if ev.cUi is not None:
+            ok &= ev.cUi[rows] < inst.cap
+        ok[np.arange(rows.size), grp[rows]] = False
+        join = np.where(
+            ok, 2.0 * (ev.P[None, :] + ev.S[rows]) / ev.size[None, :] - ev.f[None, :], -np.inf
+        )
+        k = min(3, ev.G)
+        targets = np.argsort(-join, axis=1, kind="stable")[:, :k].reshape(small.size, smin, k)
+        gains = np.take_along_axis(join.reshape(small.size, smin, -1), targets, axis=2)
+        choice = np.array(list(itertools.product(range(k), repeat=smin)), np.int64)
+        cols = np.arange(smin)
+        tgt = targets[:, cols, choice]  # (groups, combos, members)
+        total = gains[:, cols, choice].sum(axis=2) - ev.f[small][:, None]
+        for a, b in itertools.combinations(range(smin), 2):
+            total = np.where(tgt[:, :, a] == tgt[:, :, b], -np.inf, total)
+        flat = int(np.argmax(total)) if total.size else 0
+        gs, cs = divmod(flat, choice.shape[0])
+        if total.size and total[gs, cs] > best_gain:
+            best_gain, action = total[gs, cs], ("merge", (mem[gs], tgt[gs, cs]))
+    if action is None:
+        return False
+    if action[0] == "split":
+        grp[action[1]] = ev.G
+    else:
+        members, targets = action[1]
+        grp[members] = targets
+        _compact(grp)
+    return True
+
+
 def _local_search(inst: _Instance, grp: np.ndarray, k: int, deadline: float) -> int:
     rounds = 0
     while time.perf_counter() < deadline:
@@ -737,6 +839,9 @@ def _local_search(inst: _Instance, grp: np.ndarray, k: int, deadline: float) -> 
         mi, mg, mh, mgain = _moves(inst, ev, grp)
         si, sj, sg, sh, sgain = _swaps(inst, ev, grp, k)
         if mi.size + si.size == 0:
+            if inst.n <= COMPOUND_MAX and _split_or_merge(inst, ev, grp):
+                rounds += 1
+                continue
             break
         _apply(
             grp,
@@ -762,7 +867,7 @@ def _new_groups(inst: _Instance, grp: np.ndarray, *, by_value: bool = True) -> b
     taken = np.zeros(n, bool)
     next_id, made = ev.G, False
     limit = need
-    while limit < n and math.comb(limit + 1, need) <= 20_000:
+    while limit < n and math.comb(limit + 1, need) <= 2_000:
         limit += 1
     for u in np.flatnonzero(grp0 < 0).tolist():
         if taken[u]:
@@ -807,13 +912,14 @@ RUIN_MAX = 5  # groups dissolved at most by one perturbation
 
 def _pack(
     inst: _Instance, rng: np.random.Generator, node_limit: int | None = None
-) -> np.ndarray | None:
+) -> tuple[np.ndarray, bool] | None:
     """Best grouping (most placed, then best score) by branch and bound; None for many leaders.
 
     Depth first over the undecided leader with the fewest feasible groups: each feasible group
     holding them (best score first, ties in random order), or leaving them out. A branch is cut when
     even placing every undecided leader at the best pair score could not beat the best so far.
-    The search stops after ``node_limit`` nodes with the best grouping found.
+    The search stops after ``node_limit`` nodes with the best grouping found; the flag
+    returned says whether it finished (then the grouping is optimal).
     """
     n = inst.n
     if n > PACK_MAX:
@@ -827,7 +933,7 @@ def _pack(
             rows_ += list(members[ok])
             vals_.append(value[ok])
     if not rows_:
-        return np.full(n, -1, np.int64)
+        return np.full(n, -1, np.int64), True
     vals = np.concatenate(vals_)
     sizes = np.array([len(r) for r in rows_])
     flat = np.concatenate(rows_)
@@ -885,7 +991,7 @@ def _pack(
     grp = np.full(n, -1, np.int64)
     for gid, c in enumerate(best[2]):
         grp[rows_[c]] = gid
-    return grp
+    return grp, nodes <= node_limit
 
 
 def _recreate(
@@ -896,7 +1002,8 @@ def _recreate(
     if pool.size < inst.smin:
         return
     sub = _sub_instance(inst, pool)
-    best = _pack(sub, rng, node_limit=nodes)
+    packed = _pack(sub, rng, node_limit=nodes)
+    best = None if packed is None else packed[0]
     if best is None:
         best_value = (0, 0.0)
         for t in range(tries):
@@ -949,7 +1056,7 @@ def _perturb(
 
 
 def _construct(inst: _Instance, rng: np.random.Generator, *, optimise: bool = True) -> np.ndarray:
-    """Order leaders by level (departments dealt round-robin), cut the order by dynamic programming."""
+    """Order leaders by level (departments spread evenly), cut the order by dynamic programming."""
     n = inst.n
     jitter = rng.permutation(n)
     if optimise:
@@ -959,8 +1066,13 @@ def _construct(inst: _Instance, rng: np.random.Generator, *, optimise: bool = Tr
         run_start = np.maximum.accumulate(np.where(start, np.arange(n), 0))
         turn = np.empty(n, np.int64)
         turn[o] = np.arange(n) - run_start
+        # Spread each department evenly over its level's sequence (a large department would
+        # otherwise fill the end of it alone): position = (rank + U(0, 1)) / department count.
+        count = np.bincount(key, minlength=int(key.max()) + 1)[key]
+        spread = np.empty(n)
+        spread[o] = (turn[o] + rng.random(n)) / count
         dept_rank = rng.permutation(max(len(inst.dep_names), 1))[inst.dep]
-        order = np.lexsort((dept_rank, turn, inst.lev))
+        order = np.lexsort((dept_rank, spread, inst.lev))
     else:
         order = np.lexsort((jitter, inst.lev))
     sizes = range(inst.smin, inst.smax + 1)
@@ -1155,10 +1267,20 @@ def _search(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     grp = _construct(inst, rng)
     packed = _pack(inst, rng, node_limit=50 * PACK_NODES)
+    if packed is not None and packed[1]:  # exhaustive: proven optimal
+        value = _value(_evaluate(inst, packed[0]), packed[0])
+        stats = {
+            "construction": {"placed": value[0], "objective": value[1]},
+            "iterations": 0,
+            "subproblems": 0,
+            "local_search_rounds": 0,
+            "stopped_by": "proven optimal (exhaustive branch and bound)",
+        }
+        return packed[0], stats
     if packed is not None and _better(
-        _value(_evaluate(inst, packed), packed), _value(_evaluate(inst, grp), grp)
+        _value(_evaluate(inst, packed[0]), packed[0]), _value(_evaluate(inst, grp), grp)
     ):
-        grp = packed
+        grp = packed[0]
     construction = _value(_evaluate(inst, grp), grp)
     rounds = _settle(inst, grp, candidates, deadline)
     settled = _value(_evaluate(inst, grp), grp)
@@ -1273,8 +1395,10 @@ def _upper_bound(inst: _Instance, placed: int) -> float:
 
 
 def _settle(inst: _Instance, grp: np.ndarray, candidates: int, deadline: float) -> int:
+    _insert_unplaced(inst, grp)
     rounds = _local_search(inst, grp, candidates, deadline)
     while (grp < 0).any() and time.perf_counter() < deadline and _new_groups(inst, grp):
+        _insert_unplaced(inst, grp)
         rounds += _local_search(inst, grp, candidates, deadline)
     return rounds
 
