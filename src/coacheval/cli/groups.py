@@ -4,7 +4,8 @@ The command reads the roster through coacheval's validation (bad rows are quaran
 their reasons, identifiers are pseudonymised, names and e-mails dropped), keeps the eligible
 leaders, forms the groups with :func:`coacheval.design.groups.form_peer_groups` and writes
 ``groups.csv``, ``group_summary.csv``, ``unplaced.csv`` and ``groups.json`` (plus
-``roster_quarantine.csv`` when rows were quarantined). It prints, computes nothing itself.
+``roster_quarantine.csv`` when rows were quarantined). It prints, computes nothing itself. The
+click command is documented by its ``--help``; it is no Python API, so ``__all__`` is empty.
 
 Examples
 --------
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+__all__: list[str] = []
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

@@ -116,6 +116,11 @@ Examples
 >>> res = form_peer_groups(leaders, seed=1)
 >>> sorted(res.table["size"]), len(res.unplaced)
 ([3, 4], 0)
+
+Role levels are ranked in the data contract's order, lowest first:
+
+>>> ROLE_LEVEL_ORDER
+('charge_nurse', 'assistant_nurse_manager', 'nurse_manager', 'director')
 """
 
 from __future__ import annotations
@@ -1588,6 +1593,23 @@ class PeerGroupResult(TableResult):
         Size, rules, weights, seed, method and limits.
     stats
         Solver statistics (method used, time, iterations, exact optimum when solved).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from coacheval.design.groups import form_peer_groups
+    >>> leaders = pd.DataFrame({
+    ...     "employee_id": [f"P{i}" for i in range(6)],
+    ...     "role_level": ["nurse_manager"] * 6,
+    ...     "department_id": ["D1", "D2", "D3", "D1", "D2", "D3"],
+    ...     "unit_id": [f"U{i}" for i in range(6)],
+    ...     "facility_id": ["F1"] * 6,
+    ...     "manager_id": [None] * 6})
+    >>> res = form_peer_groups(leaders, seed=0)
+    >>> res.table[["size", "n_departments", "all_departments_differ"]].to_numpy().tolist()
+    [[3, 3, True], [3, 3, True]]
+    >>> res.objective["placed"], res.objective["unplaced"]
+    (6, 0)
     """
 
     table: pd.DataFrame
