@@ -86,6 +86,7 @@ def test_there_are_notebooks_and_the_readme_lists_each() -> None:
         "02_survey_effects.ipynb",
         "03_retention.ipynb",
         "04_quarterly_workflow.ipynb",
+        "05_designing_the_rollout.ipynb",
     ]
     readme = (NOTEBOOK_DIR / "README.md").read_text(encoding="utf-8")
     for name in names:
