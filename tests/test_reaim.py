@@ -423,9 +423,14 @@ def test_missing_tables_and_bad_options():
         reach(_study(), min_cell=-1)
     with pytest.raises(ConfigError, match="Study"):
         reach(object())
+    # An enrolee the roster does not have (a quarantined roster row) is left out with a note;
+    # the measures of everyone else stand.
     stray = _tables()["enrolment"].assign(employee_id=["a", "b", "c", "zz"])
-    with pytest.raises(DataValidationError, match="enrolled employee_id"):
-        reach(_study(enrolment=stray))
+    kept = reach(_study(enrolment=stray))
+    assert any("1 enrolled leader(s) not in the HR roster" in n for n in kept.notes)
+    without = reach(_study(enrolment=_tables()["enrolment"].iloc[:3]))
+    pd.testing.assert_frame_equal(kept.table, without.table)
+    assert any("not in the HR roster" in n for n in adoption(_study(enrolment=stray)).notes)
     twice = _tables()["enrolment"].assign(employee_id=["a", "a", "c", "h"])
     with pytest.raises(DataValidationError, match="more than once"):
         completion(_study(enrolment=twice))

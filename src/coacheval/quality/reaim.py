@@ -291,6 +291,7 @@ class _Eligibility:
     cohorts: pd.DataFrame
     eligible: np.ndarray  # leaders x cohorts
     enrolled: np.ndarray  # leaders x cohorts (enrolled in that cohort, eligible or not)
+    dropped_note: str | None = None  # enrolees left out because the roster does not have them
 
 
 def _eligibility(tables: Mapping[str, pd.DataFrame], where: str) -> _Eligibility:
@@ -312,7 +313,18 @@ def _eligibility(tables: Mapping[str, pd.DataFrame], where: str) -> _Eligibility
         np.isnat(term)[:, None] | (term[:, None] > opened[None, :])
     )
     enr = _enrolment(tables, cohorts, where)
-    _check_known(enr.employee_id, roster.employee_id, "enrolled employee_id", where)
+    # An enrolee missing from the roster (e.g. their roster row was quarantined) has no hire
+    # date or unit: they are left out of reach and adoption with a counted note, not the whole
+    # measure.
+    missing = enr.employee_id.notna() & ~enr.employee_id.isin(roster.employee_id)
+    dropped_note = None
+    if missing.any():
+        n = int(enr.employee_id[missing].nunique())
+        dropped_note = (
+            f"{n} enrolled leader(s) not in the HR roster (for example a roster row quarantined "
+            "by validation) left out of reach and adoption: their eligibility and unit are unknown"
+        )
+        enr = enr[~missing]
     k = pd.Series(np.arange(len(cohorts)), index=cohorts.cohort_id)
     person = pd.Series(np.arange(len(roster)), index=roster.employee_id)
     rows = person.loc[enr.employee_id].to_numpy()
@@ -324,7 +336,7 @@ def _eligibility(tables: Mapping[str, pd.DataFrame], where: str) -> _Eligibility
     own_start[rows] = cohorts.start_date.to_numpy("datetime64[D]")[cols]
     starts = cohorts.start_date.to_numpy("datetime64[D]")
     before = ~np.isnat(own_start)[:, None] & (own_start[:, None] < starts[None, :])
-    return _Eligibility(roster, cohorts, employed & ~before, enrolled)
+    return _Eligibility(roster, cohorts, employed & ~before, enrolled, dropped_note)
 
 
 ELIGIBILITY_NOTE = (
@@ -554,6 +566,8 @@ def reach(study: object, *, min_cell: int = 5, level: float = 0.95) -> ReachResu
             _suppression_note(min_cell, "the proportion and its interval")
             + f" SMDs need at least {need} leaders on each side."
         )
+    if e.dropped_note:
+        notes.append(e.dropped_note)
     if table.enrolled_not_eligible.fillna(1).gt(0).any():
         notes.append(
             "Some enrolled leaders were not eligible by this rule (for example hired after "
@@ -774,6 +788,8 @@ def adoption(
     ]
     if min_cell:
         notes.append("By unit: " + _suppression_note(min_cell, "the proportion"))
+    if e.dropped_note:
+        notes.append(e.dropped_note)
     return AdoptionResult(
         table=pd.concat(overview, ignore_index=True),
         by_unit=by_unit,
