@@ -1363,7 +1363,7 @@ class DesignPowerResult(TableResult):
         """
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(9.0, 3.6))
+        fig = Figure(figsize=(9.0, 4.2))
         ax1, ax2 = fig.subplots(1, 2)
         survey = self.table[self.table.measure == "d"]
         grid = np.linspace(0.0, max(1.0, 1.5 * float(survey.minimum_detectable.max())), 151)
@@ -1383,13 +1383,23 @@ class DesignPowerResult(TableResult):
         ax1.set_ylabel("Power")
         ax1.set_ylim(0, 1.02)
         ax1.set_title("Survey outcomes")
-        ax1.legend(fontsize="x-small", loc="lower right")
+        # Outcomes sharing a standard error share a curve; the legend goes below the panels
+        # (inside, it would cover the curve's lower half).
+        fig.legend(
+            *ax1.get_legend_handles_labels(),
+            loc="lower left",
+            fontsize="x-small",
+            frameon=False,
+            ncol=1,
+        )
         if self.retention is not None:
             r = self.retention
             lam0 = -np.log1p(-r.annual_turnover)
             from coacheval.retention.power import _power_from_events, event_probability
 
-            hr = np.exp(np.linspace(np.log(0.3), np.log(1.0), 120))
+            # From the minimum detectable hazard ratio (or 0.3) to 1, so the curve meets 80%.
+            low = float(np.nan_to_num(r.mdhr_protective, nan=0.3))
+            hr = np.exp(np.linspace(np.log(min(0.3, 0.9 * low)), np.log(1.0), 160))
             prob = (1 - r.share_treated) * event_probability(
                 lam0, r.follow_up_years
             ) + r.share_treated * event_probability(lam0 * hr, r.follow_up_years)
@@ -1402,10 +1412,14 @@ class DesignPowerResult(TableResult):
                 ax2.plot(r.hazard_ratio, r.power, "o", color="black", ms=3)
         ax2.axhline(self.target_power, color="grey", ls="--", lw=0.8)
         ax2.set_xscale("log")
+        ticks = [t for t in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.85, 1.0) if t >= ax2.get_xlim()[0]]
+        ax2.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax2.minorticks_off()
         ax2.set_xlabel("Hazard ratio of leaving, coached vs not")
         ax2.set_ylim(0, 1.02)
         ax2.set_title("Retention")
-        fig.tight_layout()
+        n_lines = len(ax1.get_legend_handles_labels()[1])
+        fig.tight_layout(rect=(0, 0.04 + 0.035 * n_lines, 1, 1))
         return fig
 
 
