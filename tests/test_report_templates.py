@@ -382,3 +382,9 @@ def test_a_randomised_rollout_is_described_as_one(tmp_path, results_folder):
     assert any("than comparison leaders, after adjustment" in s for s in volunteer.headline())
     assert volunteer.design_text().startswith("Design: staggered did with")
     assert "naive (selection-biased) comparison" in volunteer.sensitivity_text()
+
+
+def test_a_volunteer_design_is_told_that_randomising_the_start_would_help(tmp_path, results_folder):
+    advice = "Randomising the order in which peer groups start (coacheval rollout"
+    assert any(s.startswith(advice) for s in load_results(results_folder).stronger_evidence())
+    assert not any(s.startswith(advice) for s in _randomised_folder(tmp_path).stronger_evidence())

@@ -388,6 +388,13 @@ class ResultsBundle:
         power = self.note("retention power")
         if power:
             out.append(f"Retention power {power.rstrip('.')}.")
+        starts = details[details.rule == "start"]
+        if not self.randomised and starts.reason.str.contains("not randomised").any():
+            out.append(
+                "Randomising the order in which peer groups start (coacheval rollout: a stepped "
+                "wedge), so that who volunteers first cannot bias the comparison; the evaluation "
+                "of later cohorts then starts from high certainty."
+            )
         return out
 
     def break_even(self) -> str | None:
