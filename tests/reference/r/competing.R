@@ -278,4 +278,39 @@ write_ref(data.frame(cause = lab[as.integer(rownames(ci$Tests)) + 1],
                      df = ci$Tests[, "df"]),
           file.path(exp_dir, "competing_gray.csv"))
 
+# More Gray's tests: rho != 0, three groups, strata (cuminc's strata argument),
+# Melanoma (time since operation) and data simulated as in the cuminc help-page
+# example (rexp times, random group, status and strata: a null case).
+# mgus2 age group: findInterval(age, c(60, 75)) = 0 (< 60), 1 (60-74), 2 (>= 75).
+gray_rows <- function(ci, case, labels) {
+  data.frame(case = case, cause = labels[as.integer(rownames(ci$Tests)) + 1],
+             statistic = ci$Tests[, "stat"], p_value = ci$Tests[, "pv"],
+             df = ci$Tests[, "df"])
+}
+set.seed(2)
+gex <- data.frame(time = rexp(100),
+                  group = sample(c("a", "b", "c"), 100, replace = TRUE),
+                  status = sample(0:2, 100, replace = TRUE),
+                  strata = sample(1:2, 100, replace = TRUE))
+write_ref(gex, file.path(data_dir, "competing_gray_example.csv"))
+agegrp <- findInterval(mg$age, c(60, 75))
+mel_code <- as.integer(mel$event) - 1L
+mel_time <- mel$exit - mel$entry
+gray_cases <- rbind(
+  gray_rows(cuminc(mg$etime, ecode, group = mg$male, rho = 1), "mgus2_male_rho1", lab),
+  gray_rows(cuminc(mg$etime, ecode, group = mg$male, rho = -0.5), "mgus2_male_rho-0.5", lab),
+  gray_rows(cuminc(mg$etime, ecode, group = agegrp), "mgus2_agegrp", lab),
+  gray_rows(cuminc(mg$etime, ecode, group = agegrp, strata = mg$male),
+            "mgus2_agegrp_strata_male", lab),
+  gray_rows(cuminc(mel_time, mel_code, group = mel$ulcer), "melanoma_ulcer",
+            c("censor", "melanoma", "other")),
+  gray_rows(cuminc(mel_time, mel_code, group = mel$ulcer, strata = mel$male, rho = 0.5),
+            "melanoma_ulcer_strata_male_rho0.5", c("censor", "melanoma", "other")),
+  gray_rows(cuminc(gex$time, gex$status, group = gex$group, strata = gex$strata),
+            "example_strata", c("0", "1", "2")),
+  gray_rows(cuminc(gex$time, gex$status, group = gex$group, rho = 2), "example_rho2",
+            c("0", "1", "2"))
+)
+write_ref(gray_cases, file.path(exp_dir, "competing_gray_cases.csv"))
+
 writeLines(capture.output(sessionInfo()), file.path(exp_dir, "sessionInfo_competing.txt"))
