@@ -9,8 +9,10 @@ True
 
 from coacheval.retention.competing import (
     CumulativeIncidenceResult,
+    GrayTestResult,
     cause_specific_cox,
     cumulative_incidence,
+    gray_test,
 )
 from coacheval.retention.cox import CoxResult, fit_cox
 from coacheval.retention.finegray import FineGrayResult, finegray_expand, fit_finegray
@@ -32,6 +34,7 @@ __all__ = [
     "CoxResult",
     "CumulativeIncidenceResult",
     "FineGrayResult",
+    "GrayTestResult",
     "KaplanMeierResult",
     "LogRankResult",
     "PHTestResult",
@@ -47,6 +50,7 @@ __all__ = [
     "finegray_expand",
     "fit_cox",
     "fit_finegray",
+    "gray_test",
     "hr_turnover_rate",
     "kaplan_meier",
     "logrank_test",
