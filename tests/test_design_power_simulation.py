@@ -192,17 +192,10 @@ def test_survey_power_through_the_simulator_is_reproducible_across_workers() -> 
     assert isinstance(one, SimulatedSurveyPower) and "doubly-robust" in one.notes[0]
 
 
-def test_randomised_rollout_through_the_simulator_when_available() -> None:
-    import dataclasses
-
-    from coacheval.simulate import SimulationConfig
-
-    if "rollout" not in {f.name for f in dataclasses.fields(SimulationConfig)}:
-        with pytest.raises(ConfigError, match="rollout"):
-            simulated_survey_power(n_leaders=300, effect_d=0.3, n_systems=1, rollout="randomised")
-        pytest.skip("the simulator has no randomised rollout option yet")
+def test_randomised_rollout_through_the_simulator() -> None:
     res = simulated_survey_power(
         n_leaders=400, effect_d=0.5, n_systems=1, workers=1, rollout="randomised"
     )
     assert res.rollout == "randomised" and "randomised rollout" in res.notes[0]
     assert res.replications.estimate.notna().all()
+    assert res.replications.truth.notna().all()  # the randomised leaders' realised ATT

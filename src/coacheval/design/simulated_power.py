@@ -35,8 +35,9 @@ survey outcome set to ``effect_d``, written, loaded and evaluated with the prima
 estimator (doubly-robust staggered DiD, clustered by peer group, as
 :func:`coacheval.evaluate.calibration.replicate`), and the share of confidence intervals
 excluding 0 is its power. It uses the simulator's (volunteer) rollout by default; pass
-``rollout="randomised"`` to use the randomised stepped-wedge rollout once the simulator offers
-it (the option is passed through to :class:`coacheval.simulate.SimulationConfig`).
+``rollout="randomised"`` for the randomised stepped-wedge rollout (the option is passed through
+to :class:`coacheval.simulate.SimulationConfig`; the truth is then the realised ATT among the
+randomised leaders, ``truth.json``'s ``rollout.survey_effects.target_att``).
 
 Reproducibility: replicate ``k`` uses the ``k``-th child of
 ``numpy.random.SeedSequence(seed)`` (health systems: its first 32-bit word as the simulator's
@@ -653,9 +654,12 @@ def _survey_replicate(task: tuple) -> dict[str, Any]:
             }
         )
         estimates = evaluate(study, plan).estimates
-    truth = pd.DataFrame(sim.truth["surveys"]["realised_att"])
-    t = truth[truth.construct == outcome]
-    true_att = float(np.average(t.att, weights=t.n_respondents)) if len(t) else np.nan
+    if rollout == "volunteer":
+        truth = pd.DataFrame(sim.truth["surveys"]["realised_att"])
+        t = truth[truth.construct == outcome]
+        true_att = float(np.average(t.att, weights=t.n_respondents)) if len(t) else np.nan
+    else:  # the randomised leaders' realised ATT, which the randomised analysis targets
+        true_att = float(sim.truth["rollout"]["survey_effects"]["target_att"][outcome])
     e = estimates[
         (estimates.outcome == outcome)
         & (estimates.method == "did_dr")
@@ -900,8 +904,7 @@ def simulated_survey_power(
     rollout
         ``"volunteer"`` (the simulator's default design, analysed against never-enrolled
         leaders) or ``"randomised"`` (the simulator's randomised stepped-wedge rollout,
-        analysed with the plan design ``randomised_rollout`` against not-yet-started cohorts;
-        needs a simulator with the ``rollout`` option, else a ConfigError says so).
+        analysed with the plan design ``randomised_rollout`` against not-yet-started cohorts).
     **simulator_overrides
         Other parameters of :func:`coacheval.simulate.simulate_health_system`.
 
@@ -941,7 +944,7 @@ def simulated_survey_power(
         )
     check = {**simulator_overrides, "n_leaders": int(n_leaders)}
     if rollout != "volunteer":
-        check["rollout"] = rollout  # an older simulator without the option says so here
+        check["rollout"] = rollout
     SimulationConfig().with_overrides(check)
     seeds = [int(s.generate_state(1)[0]) for s in replicate_seeds(seed, n_systems)]
     frozen = tuple(sorted(simulator_overrides.items()))
